@@ -1,0 +1,60 @@
+# SubspaceLab. Two commands for a new user:
+#   make reproduce-paper [PAPER=intrinsic_dimension] [SCALE=cpu]   # run a paper's pipeline, write its report
+#   make test                                                      # set up from nothing, run the test suite
+SHELL := /bin/bash
+PAPER ?= intrinsic_dimension
+SCALE ?= cpu
+LAUNCHER ?= basic
+PYTHON_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export WANDB_MODE ?= offline
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help install reproduce-paper test test-fast lint bench sweep dvc-yaml report clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
+	@echo "  variables: PAPER=$(PAPER) SCALE=$(SCALE) (smoke|cpu|paper) LAUNCHER=$(LAUNCHER)"
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, lightning, hydra, dvc, wandb)
+
+.dvc/config:
+	$(BIN)/dvc init -q $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
+
+reproduce-paper: $(STAMP) .dvc/config ## run PAPER's DVC pipeline at SCALE and print where the report is
+	@$(PY) -m subspacelab.pipeline.reproduce --paper $(PAPER) --scale $(SCALE)
+
+sweep: $(STAMP) ## run PAPER's grid at SCALE as Hydra multiruns (LAUNCHER=basic|joblib|...); finished runs are skipped
+	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER)
+
+report: $(STAMP) ## evaluate + report whatever runs of PAPER/SCALE exist (no training)
+	$(PY) -m subspacelab.pipeline.evaluate --paper $(PAPER) --scale $(SCALE)
+	$(PY) -m subspacelab.pipeline.report --paper $(PAPER) --scale $(SCALE)
+
+dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.yaml
+	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
+
+test: $(STAMP) ## run the whole test suite (installs first if needed)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## the suite without the slow end-to-end tests
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check src tests bench
+
+bench: $(STAMP) ## step time and peak memory of each projection vs plain training -> reports/PAPER/perf.json
+	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json
+
+clean: ## remove runs, caches and outputs (keeps .venv and data/)
+	rm -rf runs outputs multirun wandb lightning_logs .pytest_cache .ruff_cache

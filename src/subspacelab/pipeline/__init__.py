@@ -1,0 +1,1 @@
+"""Pipeline stages: prepare -> train -> evaluate -> report. Each has ``run(...)`` and a CLI entry."""

@@ -1,0 +1,117 @@
+"""``python -m subspacelab.pipeline.dvcgen <paper>``: write ``pipelines/<paper>/dvc.yaml`` from the contract.
+
+One train stage per grid point and scale (the contract's settings spelled out in its ``cmd``, so
+DVC reruns exactly the runs a change affects), then evaluate and report per scale. The file is
+generated and committed; ``--check`` fails when it is out of date with the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from subspacelab.config.compose import CachedComposer, contract_overrides
+from subspacelab.pipeline.plan import grid_overrides, load_contract
+
+HEADER = (
+    "# GENERATED from conf/paper/{paper}.yaml by `python -m subspacelab.pipeline.dvcgen {paper}`.\n"
+    "# Do not edit: change the contract and regenerate (`make dvc-yaml PAPER={paper}`).\n"
+    "# Run one scale: dvc repro pipelines/{paper}/dvc.yaml:report-<smoke|cpu|paper>\n"
+)
+TRAIN_CODE = [
+    "src/subspacelab/subspace", "src/subspacelab/methods", "src/subspacelab/models", "src/subspacelab/data",
+    "src/subspacelab/lit", "src/subspacelab/config", "src/subspacelab/pipeline/train.py",
+]
+TRAIN_CONF = ["conf/config.yaml", "conf/data", "conf/model", "conf/method", "conf/trainer"]
+
+
+def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
+    contract = load_contract(paper)
+    items = {}
+    for point in grid_overrides(contract, scale):
+        user = [f"paper={paper}", f"scale={scale}", *point]
+        full = contract_overrides(composer, user)
+        cfg = composer(full)
+        settings = [o for o in full if o not in user]
+        run_dir = str(cfg.run_dir)
+        items[f"{scale}-{Path(run_dir).name}"] = {
+            "args": " ".join([*user[:2], *settings, *point]),
+            "run_dir": run_dir,
+            "data": str(cfg.data.name),
+        }
+    return items
+
+
+def stages(paper: str) -> dict:
+    contract = load_contract(paper)
+    composer = CachedComposer()
+    items, per_scale = {}, {}
+    for scale in contract.scales:
+        scale_items = _items(paper, scale, composer)
+        items.update(scale_items)
+        per_scale[scale] = [f"{it['run_dir']}/metrics.json" for it in scale_items.values()]
+    out: dict = {
+        "train": {
+            "foreach": items,
+            "do": {
+                "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
+                "wdir": "../..",
+                "deps": ["data/raw/${item.data}.provenance.json", *TRAIN_CODE, *TRAIN_CONF],
+                "params": ["trainer", "logger"],
+                "outs": [{"${item.run_dir}/model.pt": {"cache": False}}],
+                "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
+            },
+        }
+    }
+    for scale, metrics in per_scale.items():
+        results = f"runs/{paper}/{scale}/results.json"
+        out[f"evaluate-{scale}"] = {
+            "cmd": f"python -m subspacelab.pipeline.evaluate --paper {paper} --scale {scale}",
+            "wdir": "../..",
+            "deps": ["src/subspacelab/pipeline/evaluate.py", *metrics],
+            "outs": [{results: {"cache": False}}],
+        }
+        rdir = f"reports/{paper}" if scale == "cpu" else f"reports/{paper}/{scale}"
+        out[f"report-{scale}"] = {
+            "cmd": f"python -m subspacelab.pipeline.report --paper {paper} --scale {scale}",
+            "wdir": "../..",
+            "deps": [results, f"conf/paper/{paper}.yaml", "src/subspacelab/reporting",
+                     "src/subspacelab/pipeline/report.py"],
+            "outs": [{f"{rdir}/comparison.md": {"cache": False}}],
+            "metrics": [{f"{rdir}/comparison.json": {"cache": False}}],
+        }
+    return out
+
+
+def render(paper: str) -> str:
+    body = yaml.safe_dump({"vars": ["../../params.yaml"], "stages": stages(paper)}, sort_keys=False, width=1000)
+    return HEADER.format(paper=paper) + body
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("paper")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
+    args = ap.parse_args(argv)
+    path = Path("pipelines") / args.paper / "dvc.yaml"
+    text = render(args.paper)
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"{path} is out of date with conf/paper/{args.paper}.yaml: run make dvc-yaml PAPER={args.paper}")
+            sys.exit(1)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+        print(f"[dvcgen] wrote {path}")
+
+
+def write_if_changed(paper: str) -> None:
+    main([paper])
+
+
+if __name__ == "__main__":
+    main()

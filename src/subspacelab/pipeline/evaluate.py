@@ -1,0 +1,45 @@
+"""``python -m subspacelab.pipeline.evaluate --paper P --scale S``: gather every run's metrics into one table.
+
+Runs are found by their ``metrics.json`` under ``runs/<paper>/<scale>/``, so runs made by Hydra
+multirun or on a cluster count as much as the DVC grid's; a planned run that is missing is listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from subspacelab.pipeline.runinfo import write_json
+
+
+def results_path(paper: str, scale: str, runs_root: str = "runs") -> Path:
+    return Path(runs_root) / paper / scale / "results.json"
+
+
+def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True) -> dict:
+    base = Path(runs_root) / paper / scale
+    rows = [json.loads(f.read_text()) for f in sorted(base.glob("*/metrics.json"))]
+    missing = []
+    if check_plan:
+        from subspacelab.pipeline.plan import plan
+
+        have = {r["run_name"] for r in rows}
+        missing = [p.run_name for p in plan(paper, scale) if p.run_name not in have]
+    table = {"paper": paper, "scale": scale, "runs": rows, "missing": missing}
+    write_json(results_path(paper, scale, runs_root), table)
+    print(f"[evaluate] {paper}/{scale}: {len(rows)} runs" + (f", {len(missing)} planned runs missing" if missing else ""))
+    return table
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--paper", required=True)
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--runs-root", default="runs")
+    args = ap.parse_args(argv)
+    run(args.paper, args.scale, args.runs_root)
+
+
+if __name__ == "__main__":
+    main()

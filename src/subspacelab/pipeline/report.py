@@ -1,0 +1,119 @@
+"""``python -m subspacelab.pipeline.report --paper P --scale S``: claims vs measurements, plots, W&B.
+
+Writes ``reports/<paper>/`` for the cpu scale (committed) and ``reports/<paper>/<scale>/`` for the
+others: ``comparison.md``, ``comparison.json`` and PNG plots; refreshes ``reports/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from subspacelab.pipeline.evaluate import results_path
+from subspacelab.pipeline.runinfo import write_json
+from subspacelab.reporting import evaluate_claims
+from subspacelab.reporting.render import comparison_markdown
+
+REPORTS = Path("reports")
+
+
+def report_dir(paper: str, scale: str, reports_root: Path = REPORTS) -> Path:
+    return reports_root / paper if scale == "cpu" else reports_root / paper / scale
+
+
+def _notes(contract, scale: str, rows: list[dict]) -> list[str]:
+    notes = []
+    provs = {json.dumps(r.get("data_provenance", {}), sort_keys=True) for r in rows}
+    for p in map(json.loads, provs):
+        if p and not p.get("exact", True):
+            notes.append(f"Data: {p.get('note')} (source {p.get('source')}).")
+        elif p:
+            notes.append(f"Data: {p.get('dataset')} from {p.get('source')} (byte-exact).")
+    settings = OmegaConf.to_container(contract.scales[scale].get("settings") or {}, resolve=True)
+    base = OmegaConf.to_container(contract.get("settings") or {}, resolve=True)
+    notes.append(f"Settings of every run: {json.dumps(base)}; at this scale: {json.dumps(settings)}.")
+    notes.append("Accuracy is on the official test set after the last epoch, as in the paper's code.")
+    notes.append("Measured d_int: from the seed-averaged accuracy curve; per-seed values and their mean ± sd beside it.")
+    return notes
+
+
+def _log_to_wandb(paper: str, scale: str, claims: list[dict], plots: list[Path], runs_dir: Path) -> None:
+    import os
+
+    import wandb
+
+    from subspacelab.pipeline.loggers import wandb_mode
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    run = wandb.init(project="subspacelab", group=paper, job_type="report", name=f"report-{paper}-{scale}",
+                     dir=str(runs_dir), mode=wandb_mode(None), reinit=True)
+    table = wandb.Table(columns=["claim", "paper", "measured", "verdict"])
+    for c in claims:
+        table.add_data(c["id"], str(c["paper_value"]), json.dumps(c["measured"], default=str)[:500], c["verdict"])
+    run.log({"claims": table, **{p.stem: wandb.Image(str(p)) for p in plots}})
+    run.finish()
+
+
+def update_index(reports_root: Path = REPORTS) -> Path:
+    """reports/README.md: every paper's verdicts at the cpu scale."""
+    lines = ["# Reports", "", "Verdicts per paper at the cpu scale (see each paper's `comparison.md`).", "",
+             "| paper | reproduced | partly | not reproduced | not run |", "|---|---|---|---|---|"]
+    for f in sorted(reports_root.glob("*/comparison.json")):
+        c = Counter(x["verdict"] for x in json.loads(f.read_text())["claims"])
+        lines.append(f"| [{f.parent.name}]({f.parent.name}/comparison.md) | {c['reproduced']} | {c['partly']} | "
+                     f"{c['not_reproduced']} | {c['not_run']} |")
+    out = reports_root / "README.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = REPORTS, wandb_log: bool = True) -> dict:
+    from subspacelab.config import compose
+    from subspacelab.reporting.plots import accuracy_vs_d
+
+    cfg = compose([f"paper={paper}", f"scale={scale}"])
+    contract = cfg.paper
+    table = json.loads(results_path(paper, scale, runs_root).read_text())
+    rows = table["runs"]
+    claims = evaluate_claims(contract.claims, rows, scale)
+    out_dir = report_dir(paper, scale, reports_root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = []
+    for data in sorted({r["data"] for r in rows if r.get("method") == "intrinsic"}):
+        plots.append(accuracy_vs_d(rows, data, out_dir / f"accuracy_vs_d_{data}.png"))
+    perf_file = report_dir(paper, "cpu", reports_root) / "perf.json"
+    perf = json.loads(perf_file.read_text()) if perf_file.is_file() else None
+    meta = {
+        "paper": paper, "scale": scale, "scale_description": cfg.scale.description,
+        "title": contract.title, "authors": contract.authors, "venue": contract.venue,
+        "arxiv": contract.arxiv, "code": contract.code,
+        "n_runs": len(rows), "n_missing": len(table.get("missing", [])),
+    }
+    notes = _notes(contract, scale, rows)
+    write_json(out_dir / "comparison.json", {**meta, "claims": claims, "notes": notes})
+    (out_dir / "comparison.md").write_text(comparison_markdown(meta, claims, notes, [str(p) for p in plots], perf))
+    if scale == "cpu":
+        update_index(reports_root)
+    if wandb_log:
+        _log_to_wandb(paper, scale, claims, plots, Path(runs_root) / paper / scale)
+    counts = Counter(c["verdict"] for c in claims)
+    print(f"[report] {out_dir / 'comparison.md'}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return {"dir": str(out_dir), "claims": claims}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--paper", required=True)
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--runs-root", default="runs")
+    ap.add_argument("--no-wandb", action="store_true")
+    args = ap.parse_args(argv)
+    run(args.paper, args.scale, args.runs_root, wandb_log=not args.no_wandb)
+
+
+if __name__ == "__main__":
+    main()

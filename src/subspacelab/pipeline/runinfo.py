@@ -1,0 +1,41 @@
+"""What identifies a run and what it leaves behind (metrics.json, model.pt, config.yaml)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+# Settings that change where or how a run is watched, not what it computes.
+NON_RESULT_KEYS = ("logger", "run_dir", "runs_root", "resume", "skip_finished", "hydra")
+NON_RESULT_TRAINER_KEYS = ("enable_progress_bar", "log_every_n_steps", "num_threads")
+
+
+def resolved(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def fingerprint(cfg: DictConfig) -> str:
+    """Hash of everything that determines a run's result."""
+    c = resolved(cfg)
+    for k in NON_RESULT_KEYS:
+        c.pop(k, None)
+    for k in NON_RESULT_TRAINER_KEYS:
+        c.get("trainer", {}).pop(k, None)
+    c.get("data", {}).pop("mirror", None)
+    blob = json.dumps(c, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def read_metrics(run_dir: str | Path) -> dict | None:
+    f = Path(run_dir) / "metrics.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)  # atomic: a killed run never leaves half a metrics.json

@@ -1,0 +1,49 @@
+"""``make sweep``: a paper's grid as Hydra multiruns (one per grid group), any Hydra launcher.
+
+Each job writes its run directory exactly as a DVC stage would, so ``make report`` (or the DVC
+report stage) finds it; a finished run (same config fingerprint) is skipped, an interrupted one
+resumes from its checkpoint. ``sweep_in_process`` does the same without subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from subspacelab.pipeline.plan import multirun_commands, plan
+
+
+def sweep_in_process(paper: str, scale: str, extra: list[str] | None = None) -> list[dict]:
+    """Run every planned run in this process, one line per finished run."""
+    from subspacelab.config import compose
+    from subspacelab.pipeline.train import run
+
+    results = []
+    runs = plan(paper, scale)
+    for i, r in enumerate(runs, 1):
+        metrics = run(compose([*r.overrides, *(extra or [])]))
+        print(f"[sweep {i}/{len(runs)}] {r.run_name}: test acc {metrics.get('test_acc', float('nan')):.4f}")
+        results.append(metrics)
+    return results
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--paper", required=True)
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--launcher", default="basic", help="a hydra/launcher option, e.g. joblib or submitit_slurm")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
+    args = ap.parse_args(argv)
+    for cmd in multirun_commands(args.paper, args.scale):
+        full = [sys.executable, "-m", "subspacelab.train", "-m", *cmd, *args.overrides]
+        if args.launcher != "basic":
+            full.append(f"hydra/launcher={args.launcher}")
+        print("[sweep] " + " ".join(full[1:]), flush=True)
+        if not args.dry_run and subprocess.call(full):
+            sys.exit("a sweep failed; rerun the same command: finished runs are skipped")
+
+
+if __name__ == "__main__":
+    main()

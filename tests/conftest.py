@@ -1,0 +1,23 @@
+"""Shared fixtures. Tests run from the repository root, offline, with W&B in offline mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repo_root():
+    os.chdir(ROOT)
+
+
+@pytest.fixture
+def smoke_overrides(tmp_path):
+    """Overrides for a fast in-process run writing under tmp_path."""
+    return ["scale=smoke", f"runs_root={tmp_path / 'runs'}", "logger=csv"]

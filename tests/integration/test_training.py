@@ -1,0 +1,133 @@
+"""The five tests every training method gets (DESIGN.md), plus the paper's smoke run in-process."""
+
+import json
+import subprocess
+import sys
+
+import lightning as L
+import pytest
+import torch
+
+from subspacelab.config import compose
+from subspacelab.methods import apply_method
+from subspacelab.models import build_model
+from subspacelab.pipeline.train import build, run
+from subspacelab.subspace import SubspaceModel, make_projection
+
+METHODS = [["method=intrinsic", "method.d=50"], ["method=full"]]
+
+
+def trainable(module):
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters() if p.requires_grad])
+
+
+def fit(cfg, max_epochs, ckpt_path=None, limit=None, accumulate=1, default_root_dir=None):
+    L.seed_everything(0, verbose=False)
+    dm, module = build(cfg)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=max_epochs, logger=False,
+                        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+                        limit_train_batches=limit, limit_val_batches=0, accumulate_grad_batches=accumulate,
+                        default_root_dir=default_root_dir, enable_checkpointing=default_root_dir is not None)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    return trainer, module
+
+
+def test_smoke_run_yields_the_papers_metrics(smoke_overrides, tmp_path):
+    cfg = compose([*smoke_overrides[:-1], "logger=wandb", "method=full", "train.optimizer.lr=0.001"])
+    m = run(cfg)
+    run_dir = tmp_path / "runs/intrinsic_dimension/smoke/mnist-fc200x2-full-s0"
+    assert json.loads((run_dir / "metrics.json").read_text()) == m
+    assert m["test_acc"] > 0.6  # a full-space MLP learns MNIST from 2k images in 2 epochs
+    assert m["D"] == 199_210 and m["trainable_parameters"] == 199_210
+    assert m["step_seconds"] > 0 and m["peak_rss_mib"] > 0 and m["data_provenance"]["exact"]
+    assert list((run_dir / "wandb").glob("offline-run-*")), "an offline W&B run directory is written"
+    assert not (run_dir / "checkpoints").exists()
+
+    again = run(cfg)  # finished: not redone
+    assert again["finished_at"] == m["finished_at"]
+
+
+def test_subspace_smoke_run_trains_only_z_and_saves_the_compressed_model(smoke_overrides, tmp_path):
+    m = run(compose([*smoke_overrides, "method=intrinsic", "method.d=500"]))
+    assert m["trainable_parameters"] == 500 and m["d"] == 500 and m["projection"] == "fastfood"
+    saved = torch.load(tmp_path / "runs/intrinsic_dimension/smoke" / m["run_name"] / "model.pt", weights_only=True)
+    assert set(saved["state"]) == {"z"} and saved["state"]["z"].abs().sum() > 0
+    # the random subspace comes back from the saved seeds: same test accuracy from (seeds, z) alone
+    net = SubspaceModel(build_model("mlp", saved["init_seed"]),
+                        make_projection("fastfood", 199_210, 500, saved["projection_seed"]))
+    net.z.data.copy_(saved["state"]["z"])
+    dm, _ = build(compose([*smoke_overrides, "method=intrinsic", "method.d=500"]))
+    dm.setup()
+    x, y = dm.test_set[list(range(len(dm.test_set)))]
+    with torch.no_grad():
+        acc = (net(x).argmax(1) == y).float().mean().item()
+    assert acc == pytest.approx(m["test_acc"], abs=1e-6)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=["intrinsic", "full"])
+def test_resume_from_checkpoint_equals_an_uninterrupted_run(method, smoke_overrides, tmp_path):
+    cfg = compose([*smoke_overrides, *method])
+    _, straight = fit(cfg, max_epochs=2, limit=6)
+    trainer, _ = fit(cfg, max_epochs=1, limit=6, default_root_dir=tmp_path / "a")
+    ckpt = tmp_path / "a.ckpt"
+    trainer.save_checkpoint(ckpt)
+    _, resumed = fit(cfg, max_epochs=2, limit=6, ckpt_path=str(ckpt))
+    assert torch.equal(trainable(straight), trainable(resumed))
+    # checkpoints hold plain tensors: they load with weights_only=True
+    state = torch.load(ckpt, weights_only=True)
+    assert "state_dict" in state and "optimizer_states" in state
+
+
+@pytest.mark.parametrize("method", METHODS, ids=["intrinsic", "full"])
+def test_accumulated_micro_batches_equal_one_larger_batch(method, smoke_overrides):
+    base = [*smoke_overrides, *method, "train.optimizer.name=sgd", "train.optimizer.lr=0.1",
+            "train.optimizer.betas=null", "train.optimizer.eps=null"]
+    _, big = fit(compose([*base, "data.batch_size=128"]), max_epochs=1, limit=3)
+    _, acc = fit(compose([*base, "data.batch_size=64"]), max_epochs=1, limit=6, accumulate=2)
+    assert torch.allclose(trainable(big), trainable(acc), atol=1e-6)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(smoke_overrides, tmp_path):
+    overrides = [*smoke_overrides, "method=intrinsic", "method.d=50"]
+    cfg = compose(overrides)
+    from subspacelab.pipeline.runinfo import fingerprint
+
+    run_dir = tmp_path / "runs/intrinsic_dimension/smoke" / cfg.run_name
+    trainer, _ = fit(cfg, max_epochs=1, default_root_dir=tmp_path / "x")
+    (run_dir / "checkpoints").mkdir(parents=True)
+    trainer.save_checkpoint(run_dir / "checkpoints/last.ckpt")
+    (run_dir / "checkpoints/fingerprint.txt").write_text(fingerprint(cfg))
+    m = run(cfg)
+    assert m["resumed_from"].endswith("last.ckpt") and m["epochs"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+@pytest.mark.parametrize("method", METHODS, ids=["intrinsic", "full"])
+def test_ddp_ranks_end_identical(method, tmp_path):
+    """Two CPU processes (gloo) through the real entry point; rank agreement measured by all_gather."""
+    cmd = [sys.executable, "-m", "subspacelab.train", "scale=smoke", *method, "trainer=ddp",
+           "trainer.accelerator=cpu", "trainer.devices=2", f"runs_root={tmp_path}", "logger=csv"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (metrics,) = list(tmp_path.glob("intrinsic_dimension/smoke/*/metrics.json"))
+    m = json.loads(metrics.read_text())
+    assert m["world_size"] == 2
+    assert m["ranks_max_abs_diff"] == 0.0
+
+
+def test_unsupported_batch_split_is_refused(smoke_overrides):
+    dm, _ = build(compose([*smoke_overrides, "method=full", "data.batch_size=5"]))
+
+    class T:
+        world_size, global_rank = 2, 0
+
+    dm.trainer = T()
+    dm.setup()
+    with pytest.raises(ValueError, match="not divisible"):
+        dm.train_dataloader()
+
+
+def test_apply_method_lists_valid_methods():
+    with pytest.raises(KeyError, match="full, intrinsic"):
+        apply_method("lora", build_model("lenet", 0))

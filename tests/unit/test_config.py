@@ -1,0 +1,72 @@
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import MissingConfigException
+
+from subspacelab.config import ConfigError, compose, validate
+from subspacelab.pipeline.plan import multirun_commands, plan
+from subspacelab.pipeline.train import run
+
+
+def test_contract_settings_apply_per_scale_and_the_command_line_wins():
+    cpu = compose(["scale=cpu", "method=intrinsic"])
+    assert cpu.trainer.max_epochs == 5 and cpu.train.optimizer.lr == 0.01 and cpu.data.train_size == 20000
+    assert list(cpu.train.optimizer.betas) == [0.9, 0.99] and cpu.train.l2 == 1e-4
+    smoke = compose(["scale=smoke", "method=intrinsic"])
+    assert smoke.data.train_size == 2048
+    mine = compose(["scale=cpu", "method=intrinsic", "trainer.max_epochs=9", "data.train_size=100"])
+    assert mine.trainer.max_epochs == 9 and mine.data.train_size == 100
+
+
+def test_a_setting_for_a_key_the_chosen_method_lacks_is_skipped():
+    cfg = compose(["scale=cpu", "method=full"])
+    assert "projection" not in cfg.method
+    validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("method.d=abc", "method.d"), ("method.d=-5", "method.d"), ("method.projection=gauss", "method.projection"),
+     ("train.optimizer.lr=-1", "train.optimizer.lr"), ("data.batch_size=0", "data.batch_size"),
+     ("trainer.max_epochs=0", "trainer.max_epochs"), ("seed=abc", "seed")],
+)
+def test_an_invalid_config_fails_before_training_naming_the_key(override, key, smoke_overrides, tmp_path):
+    cfg = compose([*smoke_overrides, "method=intrinsic", override])
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        run(cfg)
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(("override", "valid"), [("paper=nope", "intrinsic_dimension"), ("method=nope", "intrinsic"),
+                                                 ("data=nope", "fashion_mnist"), ("model=nope", "lenet")])
+def test_an_unknown_name_lists_the_valid_ones(override, valid):
+    with pytest.raises(MissingConfigException, match=valid):
+        compose([override])
+
+
+def test_the_cli_reports_an_invalid_config_with_exit_code_2(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "subspacelab.train", "scale=smoke", "method=intrinsic", "method.d=0",
+         f"runs_root={tmp_path}", "logger=none"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "method.d" in out.stderr
+
+
+def test_the_cpu_plan_has_one_directory_per_run():
+    runs = plan("intrinsic_dimension", "cpu")
+    assert len(runs) == 2 * 7 * 2 + 2 * 5 + 2 * 2 + 2  # subspace grid + width grid + baselines
+    assert len({r.run_dir for r in runs}) == len(runs)
+    assert "runs/intrinsic_dimension/cpu/mnist-lenet-fastfood-d300-s1" in {r.run_dir for r in runs}
+
+
+def test_multirun_commands_cover_the_grid():
+    cmds = multirun_commands("intrinsic_dimension", "cpu")
+    assert cmds[0][:2] == ["paper=intrinsic_dimension", "scale=cpu"]
+    assert "method.d=100,200,300,500,750,1000,1500" in cmds[0]
+
+
+def test_the_committed_dvc_pipeline_matches_the_contract():
+    out = subprocess.run([sys.executable, "-m", "subspacelab.pipeline.dvcgen", "intrinsic_dimension", "--check"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,75 @@
+import io
+import json
+import zipfile
+
+import pytest
+import torch
+from PIL import Image
+
+from subspacelab.data import DataUnavailableError, prepare_dataset, vision
+from subspacelab.data.vision import CIFAR10_CLASSES, ShuffledBatches, VisionDataModule
+
+
+def test_mnist_comes_from_the_mirror_and_is_verified_by_torchvision(tmp_path):
+    prov = prepare_dataset("mnist", tmp_path)
+    assert prov["exact"] and prov["source"] in {"local", "mirror", "download"}
+    assert json.loads((tmp_path / "mnist.provenance.json").read_text())["dataset"] == "mnist"
+    x, y = vision.load_split("mnist", tmp_path, train=False)
+    assert x.shape == (10_000, 1, 28, 28) and x.dtype == torch.uint8
+    assert torch.bincount(y).tolist()[:2] == [980, 1135]  # the official test split
+
+
+def test_without_network_or_mirror_the_error_says_how_to_get_the_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(vision, "mirror_root", lambda configured=None: None)
+
+    def no_network(*a, **k):
+        raise OSError("network unreachable")
+
+    import torchvision
+
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", no_network)
+    with pytest.raises(DataUnavailableError, match="SUBSPACELAB_DATA_MIRROR"):
+        prepare_dataset("fashion_mnist", tmp_path / "empty")
+
+
+def test_cifar10_offline_uses_the_lossy_standin_and_says_so(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror" / "cifar10_jpeg_LOSSY"
+    mirror.mkdir(parents=True)
+    with zipfile.ZipFile(mirror / "cifar10_jpeg_q75_LOSSY.zip", "w") as zf:
+        for split in ("train", "test"):
+            for c in CIFAR10_CLASSES[:3]:
+                buf = io.BytesIO()
+                Image.new("RGB", (32, 32), (len(c) * 10, 0, 0)).save(buf, "JPEG")
+                zf.writestr(f"{split}/{c}/0000.jpg", buf.getvalue())
+
+    import torchvision
+
+    def no_network(*a, **k):
+        raise RuntimeError("offline")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", no_network)
+    prov = prepare_dataset("cifar10", tmp_path / "raw", mirror=tmp_path / "mirror")
+    assert prov["exact"] is False and "lossy" in prov["note"].lower()
+    x, y = vision.load_split("cifar10", tmp_path / "raw", train=True)
+    assert x.shape == (3, 3, 32, 32) and sorted(y.tolist()) == [0, 1, 2]
+
+
+def test_shuffled_batches_are_seeded_per_epoch_and_shard_over_ranks():
+    a = ShuffledBatches(10, 3, seed=0)
+    a.set_epoch(1)
+    e1 = list(a)
+    a.set_epoch(1)
+    assert list(a) == e1  # a resumed epoch sees the same order
+    a.set_epoch(2)
+    assert list(a) != e1
+    shards = [sum(ShuffledBatches(10, 5, seed=0, num_replicas=2, rank=r), []) for r in range(2)]
+    assert sorted(shards[0] + shards[1]) == list(range(10))
+
+
+def test_splits_are_fixed_by_the_split_seed():
+    def val_labels(seed):
+        dm = VisionDataModule("mnist", train_size=100, val_size=50, split_seed=seed)
+        dm.setup()
+        return dm.val_set.y
+
+    assert torch.equal(val_labels(0), val_labels(0)) and not torch.equal(val_labels(0), val_labels(1))
