@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint bench sweep dvc-yaml report clean
+.PHONY: help install reproduce-paper test test-fast lint bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,8 +34,14 @@ install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, li
 reproduce-paper: $(STAMP) .dvc/config ## run PAPER's DVC pipeline at SCALE and print where the report is
 	@$(PY) -m subspacelab.pipeline.reproduce --paper $(PAPER) --scale $(SCALE)
 
-sweep: $(STAMP) ## run PAPER's grid at SCALE as Hydra multiruns (LAUNCHER=basic|joblib|...); finished runs are skipped
-	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER)
+sweep: $(STAMP) ## run PAPER's grid at SCALE as Hydra multiruns (LAUNCHER=basic|local|slurm); finished runs are skipped
+	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER) $(OVERRIDES)
+
+cluster-reproduce: $(STAMP) .dvc/config ## sweep on LAUNCHER (default slurm), record the runs in DVC once, then evaluate + report
+	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(if $(filter basic,$(LAUNCHER)),slurm,$(LAUNCHER)) --record $(OVERRIDES)
+
+slurm-deps: ## install Debian's slurm-wlm + munge (root; for the Slurm tests); a no-op where present
+	@command -v slurmctld >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm >/dev/null) || echo "slurm-deps: could not install slurm-wlm; the Slurm tests will skip"; }
 
 report: $(STAMP) ## evaluate + report whatever runs of PAPER/SCALE exist (no training)
 	$(PY) -m subspacelab.pipeline.evaluate --paper $(PAPER) --scale $(SCALE)

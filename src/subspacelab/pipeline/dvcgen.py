@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from subspacelab.config.compose import CachedComposer, contract_overrides
+from subspacelab.config.compose import CONF_DIR, CachedComposer, contract_overrides
 from subspacelab.pipeline.plan import grid_overrides, load_contract
 
 HEADER = (
@@ -25,7 +25,18 @@ TRAIN_CODE = [
     "src/subspacelab/subspace", "src/subspacelab/methods", "src/subspacelab/models", "src/subspacelab/data",
     "src/subspacelab/lit", "src/subspacelab/config", "src/subspacelab/pipeline/train.py",
 ]
-TRAIN_CONF = ["conf/config.yaml", "conf/data", "conf/model", "conf/method", "conf/trainer"]
+# Only the config files a run reads, so that adding options for other papers invalidates nothing.
+TRAIN_CONF = ["conf/config.yaml", "conf/data/${item.data}.yaml", "conf/model/${item.model}.yaml",
+              "conf/method/${item.method}.yaml", "conf/trainer/${trainer}.yaml"]
+
+
+def _choice(overrides: list[str], group: str) -> str:
+    """The option of a config group an override list selects (config.yaml's default otherwise)."""
+    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == group]
+    if chosen:
+        return chosen[-1]
+    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
+    return next(d[group] for d in defaults if isinstance(d, dict) and group in d)
 
 
 def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
@@ -41,6 +52,8 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
             "args": " ".join([*user[:2], *settings, *point]),
             "run_dir": run_dir,
             "data": str(cfg.data.name),
+            "model": _choice(full, "model"),
+            "method": _choice(full, "method"),
         }
     return items
 

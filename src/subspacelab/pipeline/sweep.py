@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 from subspacelab.pipeline.plan import multirun_commands, plan
 
@@ -28,12 +29,28 @@ def sweep_in_process(paper: str, scale: str, extra: list[str] | None = None) -> 
     return results
 
 
+def record(paper: str, scale: str) -> None:
+    """After a sweep that ran outside DVC (e.g. a Slurm job array): record every finished run in
+    dvc.lock once, from one process (never ``dvc repro`` inside each job: DVC's lock would make
+    parallel jobs collide), then let DVC run evaluate and report. Finished runs are then up to date
+    for every later ``dvc repro``, on any node that shares the repository."""
+    pipeline = f"pipelines/{paper}/dvc.yaml"
+    done = [f"{pipeline}:train@{scale}-{Path(r.run_dir).name}" for r in plan(paper, scale)
+            if (Path(r.run_dir) / "metrics.json").is_file()]
+    subprocess.check_call(["dvc", "repro", "-q", "dvc.yaml:prepare"])  # the datasets the runs depend on
+    if done:
+        subprocess.check_call(["dvc", "commit", "-f", "-q", *done])
+    print(f"[record] {len(done)} finished runs recorded in {pipeline.replace('dvc.yaml', 'dvc.lock')}")
+    subprocess.check_call(["dvc", "repro", f"{pipeline}:report-{scale}"])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--launcher", default="basic", help="a hydra/launcher option, e.g. joblib or submitit_slurm")
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    ap.add_argument("--record", action="store_true", help="then record the runs in DVC and run evaluate + report")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = ap.parse_args(argv)
     for cmd in multirun_commands(args.paper, args.scale):
@@ -43,6 +60,8 @@ def main(argv=None) -> None:
         print("[sweep] " + " ".join(full[1:]), flush=True)
         if not args.dry_run and subprocess.call(full):
             sys.exit("a sweep failed; rerun the same command: finished runs are skipped")
+    if args.record and not args.dry_run:
+        record(args.paper, args.scale)
 
 
 if __name__ == "__main__":

@@ -51,10 +51,20 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
 
 
 def perf_markdown(perf: dict) -> str:
-    rows = ["| model | D | projection | d | step ms | x plain | peak MiB over plain | device |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | D | projection | d | step ms | x plain | extra peak MiB | device |",
+            "|---|---|---|---|---|---|---|---|"]
     for r in perf.get("results", []):
+        d = f"{r['d']:,}" if r.get("d") else "-"
+        if "refused" in r:
+            rows.append(f"| {r['model']} | {r['D']:,} | {r['projection']} | {d} | refused: {r['refused']} | | | |")
+            continue
         rows.append(
-            f"| {r['model']} | {r['D']:,} | {r['projection']} | {r.get('d') or '-'} | {r['step_ms']:.2f} | "
-            f"{r.get('slowdown', float('nan')):.2f} | {r.get('extra_mib', float('nan')):.0f} | {r.get('device', 'cpu')} |"
+            f"| {r['model']} | {r['D']:,} | {r['projection']} | {d} | {r['step_ms']:.1f} | "
+            f"{r.get('slowdown', 1.0):.2f} | {r.get('extra_mib', 0.0):.0f} | {r.get('device', 'cpu')} |"
         )
+    summary = perf.get("summary", {})
+    if summary:
+        rows.append("")
+        rows.append(f"Fastfood and sparse within 3x of plain step time everywhere: "
+                    f"**{summary.get('fastfood_and_sparse_within_3x')}** (worst {summary.get('worst_slowdown', 0):.2f}x).")
     return "\n".join(rows) + ("\n\n" + perf["note"] if perf.get("note") else "")
