@@ -25,13 +25,12 @@ def dvc(work, env, *args, **kw):
     return subprocess.run(["dvc", *args], cwd=work, env=env, capture_output=True, text=True, **kw)
 
 
-@pytest.mark.slow
-def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
+def copy_repo(tmp_path):
+    """A copy of the repository's pipeline (no runs, no locks) with DVC initialised, and its env."""
     work = tmp_path / "repo"
     for item in ("conf", "pipelines", "src", "dvc.yaml", "params.yaml"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
-    shutil.rmtree(work / "runs", ignore_errors=True)
     for lock in work.rglob("dvc.lock"):
         lock.unlink()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WANDB_MODE": "offline"}
@@ -39,6 +38,12 @@ def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
     if mirror:
         env["SUBSPACELAB_DATA_MIRROR"] = str(mirror)
     assert dvc(work, env, "init", "--no-scm", "-q").returncode == 0
+    return work, env
+
+
+@pytest.mark.slow
+def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
+    work, env = copy_repo(tmp_path)
 
     # 1. start, wait until the first train stage is recorded in dvc.lock, then kill the whole repro
     proc = subprocess.Popen(["dvc", "repro", TARGET], cwd=work, env=env, stdout=subprocess.DEVNULL,
@@ -66,3 +71,20 @@ def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
     # 3. nothing changed: nothing runs
     third = dvc(work, env, "repro", TARGET, timeout=300)
     assert third.returncode == 0 and "Running stage" not in third.stdout, third.stdout
+
+
+@pytest.mark.slow
+def test_runs_made_outside_dvc_are_recorded_once_and_not_redone(tmp_path):
+    """The cluster recipe: a sweep writes runs (here in-process; on a cluster a Slurm job array), then
+    `sweep --record` commits them to dvc.lock from one process and lets DVC evaluate and report."""
+    work, env = copy_repo(tmp_path)
+    code = ("from subspacelab.pipeline.sweep import sweep_in_process, record; "
+            "sweep_in_process('intrinsic_dimension', 'smoke', ['logger=csv']); record('intrinsic_dimension', 'smoke')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "[record] 3 finished runs recorded" in out.stdout
+    after = out.stdout.split("[record]")[1]
+    assert f"Running stage '{PIPE}:train@" not in after and f"Running stage '{PIPE}:report-smoke'" in after
+    assert (work / "reports/intrinsic_dimension/smoke/comparison.md").is_file()
+    again = dvc(work, env, "repro", TARGET, timeout=300)
+    assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
