@@ -19,6 +19,11 @@ def test_contract_settings_apply_per_scale_and_the_command_line_wins():
     assert mine.trainer.max_epochs == 9 and mine.data.train_size == 100
 
 
+def test_a_paper_chooses_its_default_method_and_the_command_line_still_wins():
+    assert compose(["paper=intrinsic_dimension"]).method.name == "intrinsic"
+    assert compose(["paper=intrinsic_dimension", "method=full"]).method.name == "full"
+
+
 def test_a_setting_for_a_key_the_chosen_method_lacks_is_skipped():
     cfg = compose(["scale=cpu", "method=full"])
     assert "projection" not in cfg.method

@@ -106,39 +106,45 @@ def _hydra():
 
 class CachedComposer:
     """Compose many runs quickly: Hydra composes once per distinct set of config-group choices,
-    the remaining ``key=value`` overrides are applied with OmegaConf. For planning grids, not
-    for training (a run is always composed by Hydra itself)."""
+    the remaining ``key=value`` overrides (parsed by Hydra's own override parser) are applied with
+    OmegaConf. For planning grids, not for training (a run is always composed by Hydra itself).
+    ``choices(overrides)`` gives the option chosen in each config group."""
 
     def __init__(self):
-        self._cache: dict[tuple, DictConfig] = {}
+        self._cache: dict[tuple, tuple[DictConfig, dict]] = {}
 
-    def __call__(self, overrides: Sequence[str]) -> DictConfig:
+    def _base(self, overrides: Sequence[str]) -> tuple[DictConfig, dict]:
         from hydra import compose as hydra_compose
 
-        choices = {override_key(o): o for o in overrides if override_key(o) in GROUPS}  # last one wins
-        groups = tuple(choices[k] for k in sorted(choices))
+        picked = {override_key(o): o for o in overrides if override_key(o) in GROUPS}  # last one wins
+        groups = tuple(picked[k] for k in sorted(picked))
         if groups not in self._cache:
             with _hydra():
-                cfg = hydra_compose(config_name="config", overrides=list(groups))
+                cfg = hydra_compose(config_name="config", overrides=list(groups), return_hydra_config=True)
+            choices = dict(cfg.hydra.runtime.choices)
             # keep only what planning reads of the contract: copies stay cheap
             p = cfg.paper
             slim = {"id": p.id, "settings": p.get("settings"),
                     "scales": {k: {"settings": v.get("settings")} for k, v in p.scales.items()}}
             with open_dict(cfg):
+                del cfg["hydra"]
                 cfg.paper = slim
-            self._cache[groups] = cfg
-        cfg = self._cache[groups].copy()
+            self._cache[groups] = (cfg, choices)
+        return self._cache[groups]
+
+    def choices(self, overrides: Sequence[str]) -> dict:
+        return self._base(overrides)[1]
+
+    def __call__(self, overrides: Sequence[str]) -> DictConfig:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        cfg = self._base(overrides)[0].copy()
+        parser = OverridesParser.create()
         for o in overrides:
-            key, _, value = o.partition("=")
             if override_key(o) not in GROUPS:
-                OmegaConf.update(cfg, key.lstrip("+"), yaml_value(value), merge=False)
+                parsed = parser.parse_override(o)
+                OmegaConf.update(cfg, parsed.key_or_group, parsed.value(), merge=False)
         return cfg
-
-
-def yaml_value(text: str):
-    import yaml
-
-    return yaml.safe_load(text.replace("[", "[ ").replace(",", ", ")) if text else None
 
 
 def compose(overrides: Iterable[str] = ()) -> DictConfig:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from subspacelab.config.compose import CONF_DIR, CachedComposer, contract_overrides
+from subspacelab.config.compose import CachedComposer, contract_overrides
 from subspacelab.pipeline.plan import grid_overrides, load_contract
 
 HEADER = (
@@ -30,15 +30,6 @@ TRAIN_CONF = ["conf/config.yaml", "conf/data/${item.data}.yaml", "conf/model/${i
               "conf/method/${item.method}.yaml", "conf/trainer/${trainer}.yaml"]
 
 
-def _choice(overrides: list[str], group: str) -> str:
-    """The option of a config group an override list selects (config.yaml's default otherwise)."""
-    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == group]
-    if chosen:
-        return chosen[-1]
-    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
-    return next(d[group] for d in defaults if isinstance(d, dict) and group in d)
-
-
 def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
     contract = load_contract(paper)
     items = {}
@@ -52,8 +43,8 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
             "args": " ".join([*user[:2], *settings, *point]),
             "run_dir": run_dir,
             "data": str(cfg.data.name),
-            "model": _choice(full, "model"),
-            "method": _choice(full, "method"),
+            "model": composer.choices(full)["model"],
+            "method": composer.choices(full)["method"],
         }
     return items
 

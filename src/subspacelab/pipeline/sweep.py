@@ -32,13 +32,27 @@ def sweep_in_process(paper: str, scale: str, extra: list[str] | None = None) -> 
 def record(paper: str, scale: str) -> None:
     """After a sweep that ran outside DVC (e.g. a Slurm job array): record every finished run in
     dvc.lock once, from one process (never ``dvc repro`` inside each job: DVC's lock would make
-    parallel jobs collide), then let DVC run evaluate and report. Finished runs are then up to date
-    for every later ``dvc repro``, on any node that shares the repository."""
+    parallel jobs collide), then let DVC run evaluate and report.
+
+    Only runs whose ``metrics.json`` was made by exactly the configuration DVC's stage would run
+    (same config fingerprint) are recorded; others are listed and left for ``dvc repro`` to redo.
+    """
+    from subspacelab.config import compose
+    from subspacelab.pipeline.runinfo import fingerprint, read_metrics
+
     pipeline = f"pipelines/{paper}/dvc.yaml"
-    done = [f"{pipeline}:train@{scale}-{Path(r.run_dir).name}" for r in plan(paper, scale)
-            if (Path(r.run_dir) / "metrics.json").is_file()]
-    subprocess.check_call(["dvc", "repro", "-q", "dvc.yaml:prepare"])  # the datasets the runs depend on
-    if done:
+    done, other, datasets = [], [], set()
+    for r in plan(paper, scale):
+        m = read_metrics(r.run_dir)
+        if m is None:
+            continue
+        datasets.add(m["data"])
+        same = m.get("fingerprint") == fingerprint(compose(list(r.overrides)))
+        (done if same else other).append(f"{pipeline}:train@{scale}-{Path(r.run_dir).name}")
+    if other:
+        print(f"[record] not recorded, made by another configuration: {', '.join(other)}")
+    if done:  # first the datasets the runs depend on, then the runs
+        subprocess.check_call(["dvc", "repro", "-q", *(f"dvc.yaml:prepare@{d}" for d in sorted(datasets))])
         subprocess.check_call(["dvc", "commit", "-f", "-q", *done])
     print(f"[record] {len(done)} finished runs recorded in {pipeline.replace('dvc.yaml', 'dvc.lock')}")
     subprocess.check_call(["dvc", "repro", f"{pipeline}:report-{scale}"])
