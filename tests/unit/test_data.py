@@ -66,6 +66,16 @@ def test_shuffled_batches_are_seeded_per_epoch_and_shard_over_ranks():
     assert sorted(shards[0] + shards[1]) == list(range(10))
 
 
+def test_a_test_subset_covers_every_class_even_when_the_files_are_sorted_by_class(monkeypatch):
+    x = torch.zeros(1000, 1, 28, 28, dtype=torch.uint8)
+    y = torch.arange(10).repeat_interleave(100)  # sorted by class, like the CIFAR-10 stand-in
+    monkeypatch.setattr(vision, "load_split", lambda name, root, train: (x, y))
+    monkeypatch.setattr(vision, "prepare_dataset", lambda *a, **k: {})
+    dm = VisionDataModule("mnist", val_size=100, test_size=100)
+    dm.setup()
+    assert len(dm.test_set) == 100 and len(torch.unique(dm.test_set.y)) == 10
+
+
 def test_splits_are_fixed_by_the_split_seed():
     def val_labels(seed):
         dm = VisionDataModule("mnist", train_size=100, val_size=50, split_seed=seed)

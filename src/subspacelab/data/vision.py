@@ -234,8 +234,10 @@ class VisionDataModule(L.LightningDataModule):
         self.train_set = ImageBatches(x[train_idx], y[train_idx])
         self.val_set = ImageBatches(x[val_idx], y[val_idx])
         tx, ty = load_split(self.name, self.root, train=False)
-        if self.test_size is not None:
-            tx, ty = tx[: self.test_size], ty[: self.test_size]
+        if self.test_size is not None:  # a seeded random subset: some copies are sorted by class
+            keep = torch.randperm(len(ty), generator=torch.Generator().manual_seed(self.split_seed))
+            keep = keep[: self.test_size].sort().values
+            tx, ty = tx[keep], ty[keep]
         self.test_set = ImageBatches(tx, ty)
 
     def _world(self) -> tuple[int, int]:
