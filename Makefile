@@ -31,8 +31,8 @@ install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, li
 .dvc/config:
 	$(BIN)/dvc init -q $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
 
-reproduce-paper: $(STAMP) .dvc/config ## run PAPER's DVC pipeline at SCALE and print where the report is
-	@$(PY) -m subspacelab.pipeline.reproduce --paper $(PAPER) --scale $(SCALE)
+reproduce-paper: $(STAMP) .dvc/config ## run PAPER's DVC pipeline at SCALE (FORCE=1: recompute committed runs too)
+	@$(PY) -m subspacelab.pipeline.reproduce --paper $(PAPER) --scale $(SCALE) $(if $(FORCE),--force)
 
 sweep: $(STAMP) ## run PAPER's grid at SCALE as Hydra multiruns (LAUNCHER=basic|local|slurm); finished runs are skipped
 	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER) $(OVERRIDES)
@@ -62,5 +62,6 @@ lint: $(STAMP) ## ruff
 bench: $(STAMP) ## step time and peak memory of each projection vs plain training -> reports/PAPER/perf.json
 	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json
 
-clean: ## remove runs, caches and outputs (keeps .venv and data/)
-	rm -rf runs outputs multirun wandb lightning_logs .pytest_cache .ruff_cache
+clean: ## remove caches, logs and smoke runs (keeps .venv, data/ and the committed cpu-scale runs)
+	rm -rf outputs multirun wandb lightning_logs .pytest_cache .ruff_cache runs/*/smoke reports/*/smoke
+	find runs -type d \( -name checkpoints -o -name wandb -o -name .hydra -o -name csv -o -name .submitit \) -prune -exec rm -rf {} + 2>/dev/null || true

@@ -15,6 +15,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--force", action="store_true", help="recompute every stage, committed runs included")
     args = ap.parse_args(argv)
     from subspacelab.config.compose import CONF_DIR
 
@@ -24,7 +25,7 @@ def main(argv=None) -> None:
     dvcgen.write_if_changed(args.paper)
     start = time.time()
     target = f"pipelines/{args.paper}/dvc.yaml:report-{args.scale}"
-    rc = subprocess.call(["dvc", "repro", target])
+    rc = subprocess.call(["dvc", "repro", *(["--force"] if args.force else []), target])
     if rc:
         sys.exit(rc)
     print(f"\n[reproduce] {args.paper} at scale {args.scale}: {(time.time() - start) / 60:.1f} min")
