@@ -11,14 +11,13 @@ VERDICT_MARK = {"reproduced": "reproduced", "partly": "partly", "not_reproduced"
 def _fmt(measured) -> str:
     if measured is None:
         return "-"
-    if "mean" in measured and measured.get("curve_value", "x") is not None and "per_seed" in measured and "curve_value" in measured:
-        sd = measured.get("sd")
-        seeds = ", ".join(f"{v}" for v in measured["per_seed"].values())
+    if "curve_value" in measured:  # a d_int: the seed-mean curve's value, then the per-seed spread
+        seeds = ", ".join(str(v) for v in measured["per_seed"].values())
+        if measured["curve_value"] is None:
+            return f"not reached (per seed: {seeds})"
         mean = f"{measured['mean']:.0f}" if measured["mean"] is not None else "-"
-        sd_s = f" ± {sd:.0f}" if sd is not None else ""
-        return f"{measured['curve_value']} (seed mean {mean}{sd_s}, n={measured['n']}; per seed: {seeds})"
-    if "curve_value" in measured:
-        return f"not reached (per seed: {list(measured['per_seed'].values())})"
+        sd = f" ± {measured['sd']:.0f}" if measured.get("sd") is not None else ""
+        return f"{measured['curve_value']} (seed mean {mean}{sd}, n={measured['n']}; per seed: {seeds})"
     return str(measured.get("value", measured.get("mean", "-")))
 
 
