@@ -67,3 +67,12 @@ def test_less_than_and_spread_rules():
 def test_unknown_rule_lists_the_valid_ones():
     with pytest.raises(KeyError, match="dint_spread"):
         evaluate_claim(claim({"threshold": {}}) | {"derive": {"rule": "magic"}}, FC, "cpu")
+
+
+def test_accuracy_table_pivots_runs_by_model_and_d():
+    from subspacelab.reporting.render import accuracy_table
+
+    table = accuracy_table(FC).splitlines()
+    assert table[0] == "| data | model | full | d=100 | d=200 | d=300 | d=500 | d=750 |"
+    assert table[2].startswith("| mnist | fc | 0.980 ± 0.000 | 0.500 ± 0.000 |")
+    assert "0.880 ± 0.014" in table[2]  # d=300: seeds 0.87 and 0.89

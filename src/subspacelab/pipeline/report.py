@@ -95,7 +95,7 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
     }
     notes = _notes(contract, scale, rows)
     write_json(out_dir / "comparison.json", {**meta, "claims": claims, "notes": notes})
-    (out_dir / "comparison.md").write_text(comparison_markdown(meta, claims, notes, [str(p) for p in plots], perf))
+    (out_dir / "comparison.md").write_text(comparison_markdown(meta, claims, notes, [str(p) for p in plots], perf, rows))
     if scale == "cpu":
         update_index(reports_root)
     if wandb_log:

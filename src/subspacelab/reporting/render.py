@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import statistics
+from collections import defaultdict
 from pathlib import Path
 
 VERDICT_MARK = {"reproduced": "reproduced", "partly": "partly", "not_reproduced": "**not reproduced**", "not_run": "not run"}
@@ -21,7 +23,30 @@ def _fmt(measured) -> str:
     return str(measured.get("value", measured.get("mean", "-")))
 
 
-def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots: list[str], perf: dict | None) -> str:
+def accuracy_table(rows: list[dict], metric: str = "test_acc") -> str:
+    """Mean (± sd over seeds) of ``metric`` per data/model (rows) and method/d (columns)."""
+    cells: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    columns: set = set()
+    for r in rows:
+        if r.get(metric) is None:
+            continue
+        col = "full" if r["method"] == "full" else f"d={r['d']}" if r.get("d") else r["method"]
+        cells[(r["data"], r["model"])][col].append(r[metric])
+        columns.add(col)
+    order = sorted(columns, key=lambda c: (c != "full", int(c[2:]) if c.startswith("d=") else 0, c))
+    lines = ["| data | model | " + " | ".join(order) + " |", "|---|---|" + "---|" * len(order)]
+    for (data, model), by_col in sorted(cells.items()):
+        vals = []
+        for c in order:
+            v = by_col.get(c, [])
+            sd = f" ± {statistics.stdev(v):.3f}" if len(v) > 1 else ""
+            vals.append(f"{statistics.fmean(v):.3f}{sd}" if v else "")
+        lines.append(f"| {data} | {model} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots: list[str], perf: dict | None,
+                        rows: list[dict] | None = None) -> str:
     lines = [
         f"# {meta['title']}",
         "",
@@ -44,6 +69,8 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    if rows:
+        lines += ["", "## Runs: test accuracy, mean ± sd over seeds", "", accuracy_table(rows)]
     if perf:
         lines += ["", "## Performance (`make bench`)", "", perf_markdown(perf)]
     return "\n".join(lines) + "\n"
