@@ -39,12 +39,13 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
         cfg = composer(full)
         settings = [o for o in full if o not in user]
         run_dir = str(cfg.run_dir)
+        choices = composer.choices(full)
         items[f"{scale}-{Path(run_dir).name}"] = {
             "args": " ".join([*user[:2], *settings, *point]),
             "run_dir": run_dir,
             "data": str(cfg.data.name),
-            "model": composer.choices(full)["model"],
-            "method": composer.choices(full)["method"],
+            "model": choices["model"],
+            "method": choices["method"],
         }
     return items
 
