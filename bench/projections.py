@@ -24,9 +24,9 @@ MODELS = {"fc": ("mlp", {}), "convnet": ("convnet", {})}
 def one(model: str, projection: str, d: int, device: str, steps: int, batch: int) -> dict:
     import torch
 
-    from subspacelab.lit.callbacks import peak_rss_mib
     from subspacelab.methods import apply_method
     from subspacelab.models import build_model
+    from subspacelab.pipeline.runinfo import peak_rss_mib
     from subspacelab.subspace import ProjectionBudgetError
 
     torch.set_num_threads(2) if device == "cpu" else None

@@ -58,8 +58,11 @@ def _settings(cfg: DictConfig) -> dict:
     scales = paper.get("scales") or {}
     if scale not in scales:
         raise ConfigError(f"scale: paper {paper.id} has no scale {scale!r}; valid: {', '.join(scales)}")
-    merged = dict(paper.get("settings") or {})
-    merged.update(scales[scale].get("settings") or {})
+    def unresolved(node):  # interpolations such as run_name: ${experiment.tag} resolve in the run's config
+        return OmegaConf.to_container(node, resolve=False) if node else {}
+
+    merged = unresolved(paper.get("settings"))
+    merged.update(unresolved(scales[scale].get("settings")))
     return merged
 
 

@@ -168,12 +168,57 @@ def _check(section: DictConfig, schema: type, key: str) -> None:
         raise ConfigError(f"{full}: {msg}") from None
 
 
+KINDS = ("training", "experiment")
+
+
+def paper_kind(cfg: DictConfig) -> str:
+    """``training`` (a Lightning run: data, model, method, trainer) or ``experiment`` (a paper's own
+    ``Experiment.run``: numerical studies with no training loop)."""
+    return str(cfg.paper.get("kind") or "training")
+
+
+def build_experiment(section: DictConfig | dict):
+    """The paper's ``Experiment`` dataclass built from the ``experiment`` config (``_target_`` names
+    it; ``tag`` only names the run). Its ``__post_init__`` checks the values."""
+    import importlib
+
+    c = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
+    target = c.pop("_target_", None)
+    c.pop("tag", None)
+    _require(isinstance(target, str) and "." in target, "experiment._target_", "must name a class, e.g. "
+             "subspacelab.papers.<id>.Experiment")
+    module, _, name = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"experiment._target_: cannot import {target!r} ({err})") from None
+    try:
+        return cls(**c)
+    except TypeError as err:  # an unknown or missing field
+        raise ConfigError(f"experiment: {err}") from None
+    except ValueError as err:  # __post_init__: "<field>: <what is wrong>"
+        raise ConfigError(f"experiment.{err}") from None
+
+
+def _validate_experiment(cfg: DictConfig) -> None:
+    _require("experiment" in cfg, "experiment", "an experiment paper needs an experiment config "
+             "(defaults: - /experiment@_global_.experiment: <id>)")
+    build_experiment(cfg.experiment)
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` naming the first invalid key of a composed run config."""
     try:
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as err:
         raise ConfigError(f"{getattr(err, 'full_key', '') or 'config'}: {err}") from None
+    _one_of(paper_kind(cfg), KINDS, "paper.kind")
+    if paper_kind(cfg) == "experiment":
+        _validate_experiment(cfg)
+        _check(cfg.logger, LoggerSchema, "logger")
+        _require(isinstance(cfg.seed, int), "seed", f"must be an integer, got {cfg.seed!r}")
+        _one_of(cfg.scale.name, cfg.paper.get("scales", {}), f"scale (paper {cfg.paper.id} defines)")
+        return
     _check(cfg.data, DataSchema, "data")
     arch = cfg.model.get("arch")
     _one_of(arch, MODEL_SCHEMAS, "model.arch")

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 
 import lightning as L
 import torch
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (MiB)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
 class StepTimer(L.Callback):

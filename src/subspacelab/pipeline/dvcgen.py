@@ -28,6 +28,13 @@ TRAIN_CODE = [
 # Only the config files a run reads, so that adding options for other papers invalidates nothing.
 TRAIN_CONF = ["conf/config.yaml", "conf/data/${item.data}.yaml", "conf/model/${item.model}.yaml",
               "conf/method/${item.method}.yaml", "conf/trainer/${trainer}.yaml"]
+# An experiment paper's run: the machinery that composes, runs and records it, plus (per paper) its
+# own module and every subspacelab module that imports (see codedeps).
+EXPERIMENT_CODE = [
+    "src/subspacelab/config/compose.py", "src/subspacelab/config/schema.py", "src/subspacelab/pipeline/train.py",
+    "src/subspacelab/pipeline/experiment.py", "src/subspacelab/pipeline/runinfo.py",
+    "src/subspacelab/pipeline/loggers.py",
+]
 
 
 def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
@@ -50,6 +57,44 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
     return items
 
 
+def _training_stage(items: dict) -> dict:
+    return {
+        "foreach": items,
+        "do": {
+            "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
+            "wdir": "../..",
+            "deps": ["data/raw/${item.data}.provenance.json", *TRAIN_CODE, *TRAIN_CONF],
+            "params": ["trainer", "logger"],
+            "outs": [{"${item.run_dir}/model.pt": {"cache": False}}],
+            "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
+        },
+    }
+
+
+def _experiment_stage(items: dict, paper: str, code: list[str]) -> dict:
+    for it in items.values():  # no dataset, model or method: an experiment's items are its run dirs
+        for k in ("data", "model", "method"):
+            it.pop(k, None)
+    return {
+        "foreach": items,
+        "do": {
+            "cmd": "python -m subspacelab.train ${item.args} logger=${logger}",
+            "wdir": "../..",
+            "deps": [*EXPERIMENT_CODE, *code, "conf/config.yaml", f"conf/experiment/{paper}.yaml"],
+            "params": ["logger"],
+            "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
+        },
+    }
+
+
+def paper_code(contract) -> list[str]:
+    """An experiment paper's own source files (its module and what that imports)."""
+    from subspacelab.pipeline.codedeps import module_files
+
+    cfg = CachedComposer()._base([f"paper={contract.id}"])[0]
+    return [f for f in module_files(cfg.experiment._target_.rpartition(".")[0]) if f not in EXPERIMENT_CODE]
+
+
 def stages(paper: str) -> dict:
     contract = load_contract(paper)
     composer = CachedComposer()
@@ -58,19 +103,9 @@ def stages(paper: str) -> dict:
         scale_items = _items(paper, scale, composer)
         items.update(scale_items)
         per_scale[scale] = [f"{it['run_dir']}/metrics.json" for it in scale_items.values()]
-    out: dict = {
-        "train": {
-            "foreach": items,
-            "do": {
-                "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
-                "wdir": "../..",
-                "deps": ["data/raw/${item.data}.provenance.json", *TRAIN_CODE, *TRAIN_CONF],
-                "params": ["trainer", "logger"],
-                "outs": [{"${item.run_dir}/model.pt": {"cache": False}}],
-                "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
-            },
-        }
-    }
+    experiment = contract.get("kind") == "experiment"
+    code = paper_code(contract) if experiment else []
+    out: dict = {"train": _experiment_stage(items, paper, code) if experiment else _training_stage(items)}
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
         out[f"evaluate-{scale}"] = {
@@ -84,7 +119,7 @@ def stages(paper: str) -> dict:
             "cmd": f"python -m subspacelab.pipeline.report --paper {paper} --scale {scale}",
             "wdir": "../..",
             "deps": [results, f"conf/paper/{paper}.yaml", "src/subspacelab/reporting",
-                     "src/subspacelab/pipeline/report.py"],
+                     "src/subspacelab/pipeline/report.py", *code],
             "outs": [{f"{rdir}/comparison.md": {"cache": False}}],
             "metrics": [{f"{rdir}/comparison.json": {"cache": False}}],
         }

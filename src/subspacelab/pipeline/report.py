@@ -13,7 +13,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from subspacelab.config import paper_kind
 from subspacelab.pipeline.evaluate import results_path
+from subspacelab.pipeline.experiment import paper_module
 from subspacelab.pipeline.runinfo import write_json
 from subspacelab.reporting import evaluate_claims
 from subspacelab.reporting.render import comparison_markdown
@@ -25,8 +27,8 @@ def report_dir(paper: str, scale: str, reports_root: Path = REPORTS) -> Path:
     return reports_root / paper if scale == "cpu" else reports_root / paper / scale
 
 
-def _notes(contract, scale: str, rows: list[dict]) -> list[str]:
-    notes = []
+def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
+    notes = list(paper_notes)
     provs = {json.dumps(r.get("data_provenance", {}), sort_keys=True) for r in rows}
     for p in map(json.loads, provs):
         if p and not p.get("exact", True):
@@ -36,8 +38,9 @@ def _notes(contract, scale: str, rows: list[dict]) -> list[str]:
     settings = OmegaConf.to_container(contract.scales[scale].get("settings") or {}, resolve=True)
     base = OmegaConf.to_container(contract.get("settings") or {}, resolve=True)
     notes.append(f"Settings of every run: {json.dumps(base)}; at this scale: {json.dumps(settings)}.")
-    notes.append("Accuracy is on the official test set after the last epoch, as in the paper's code.")
-    notes.append("Measured d_int: from the seed-averaged accuracy curve; per-seed values and their mean ± sd beside it.")
+    if any(r.get("method") == "intrinsic" for r in rows):
+        notes.append("Accuracy is on the official test set after the last epoch, as in the paper's code.")
+        notes.append("Measured d_int: from the seed-averaged accuracy curve; per-seed values and their mean ± sd beside it.")
     return notes
 
 
@@ -79,23 +82,28 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
     contract = cfg.paper
     table = json.loads(results_path(paper, scale, runs_root).read_text())
     rows = table["runs"]
-    claims = evaluate_claims(contract.claims, rows, scale)
     out_dir = report_dir(paper, scale, reports_root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = []
+    module = paper_module(cfg) if paper_kind(cfg) == "experiment" else None
+    claims = evaluate_claims(contract.claims, rows, scale, getattr(module, "RULES", None))
+    plots = list(module.plots(rows, out_dir)) if module is not None and rows else []
     for data in sorted({r["data"] for r in rows if r.get("method") == "intrinsic"}):
         plots.append(accuracy_vs_d(rows, data, out_dir / f"accuracy_vs_d_{data}.png"))
     perf_file = report_dir(paper, "cpu", reports_root) / "perf.json"
     perf = json.loads(perf_file.read_text()) if perf_file.is_file() else None
     meta = {
         "paper": paper, "scale": scale, "scale_description": cfg.scale.description,
-        "title": contract.title, "authors": contract.authors, "venue": contract.venue,
-        "arxiv": contract.arxiv, "code": contract.code,
+        "title": contract.get("title", paper), "authors": contract.get("authors"), "venue": contract.get("venue"),
+        "arxiv": contract.get("arxiv"), "code": contract.get("code"),
         "n_runs": len(rows), "n_missing": len(table.get("missing", [])),
     }
-    notes = _notes(contract, scale, rows)
+    notes = _notes(contract, scale, rows, getattr(module, "NOTES", ()))
+    tables = module.tables(rows) if module is not None and rows and hasattr(module, "tables") else None
+    discussion = report_dir(paper, "cpu", reports_root) / "discussion.md"
     write_json(out_dir / "comparison.json", {**meta, "claims": claims, "notes": notes})
-    (out_dir / "comparison.md").write_text(comparison_markdown(meta, claims, notes, [str(p) for p in plots], perf, rows))
+    (out_dir / "comparison.md").write_text(comparison_markdown(
+        meta, claims, notes, [str(p) for p in plots], perf, rows, tables=tables,
+        discussion=discussion.is_file(), out_dir=out_dir, reports_root=reports_root))
     if scale == "cpu":
         update_index(reports_root)
     if wandb_log:

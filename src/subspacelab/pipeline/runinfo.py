@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
+import sys
+import time
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -11,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 # Settings that change where or how a run is watched, not what it computes.
 NON_RESULT_KEYS = ("logger", "run_dir", "runs_root", "resume", "skip_finished", "hydra")
 NON_RESULT_TRAINER_KEYS = ("enable_progress_bar", "log_every_n_steps", "num_threads")
+# The sections only a training run reads.
+TRAINING_KEYS = ("data", "model", "method", "train", "trainer")
 
 
 def resolved(cfg: DictConfig) -> dict:
@@ -20,6 +25,10 @@ def resolved(cfg: DictConfig) -> dict:
 def fingerprint(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's result."""
     c = resolved(cfg)
+    if (c.get("paper") or {}).get("kind") == "experiment":
+        for k in TRAINING_KEYS:  # composed by default, never read by an experiment
+            c.pop(k, None)
+        c["paper"] = {"id": c["paper"]["id"]}  # its settings are in `experiment`; its claims change no result
     for k in NON_RESULT_KEYS:
         c.pop(k, None)
     for k in NON_RESULT_TRAINER_KEYS:
@@ -39,3 +48,19 @@ def write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(path)  # atomic: a killed run never leaves half a metrics.json
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def process_seconds() -> float:
+    """Seconds since this process started (interpreter and imports included)."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except ImportError:  # pragma: no cover
+        return float("nan")

@@ -46,7 +46,8 @@ def record(paper: str, scale: str) -> None:
         m = read_metrics(r.run_dir)
         if m is None:
             continue
-        datasets.add(m["data"])
+        if m.get("data"):
+            datasets.add(m["data"])
         same = m.get("fingerprint") == fingerprint(compose(list(r.overrides)))
         (done if same else other).append(f"{pipeline}:train@{scale}-{Path(r.run_dir).name}")
     if other:

@@ -16,17 +16,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from subspacelab.config import CONF_DIR, ConfigError, compose, validate
-from subspacelab.pipeline.runinfo import fingerprint, read_metrics, resolved, write_json
-
-
-def _process_seconds() -> float:
-    try:
-        import psutil
-
-        return time.time() - psutil.Process().create_time()
-    except ImportError:  # pragma: no cover
-        return float("nan")
+from subspacelab.config import CONF_DIR, ConfigError, compose, paper_kind, validate
+from subspacelab.pipeline.runinfo import (
+    fingerprint,
+    peak_rss_mib,
+    process_seconds,
+    read_metrics,
+    resolved,
+    write_json,
+)
 
 
 def build(cfg: DictConfig):
@@ -57,7 +55,12 @@ def trained_state(net) -> dict:
 
 
 def run(cfg: DictConfig) -> dict:
-    """Train, test and record one run; returns its metrics (the stored ones if already finished)."""
+    """Train, test and record one run; returns its metrics (the stored ones if already finished).
+    An experiment paper's run (``paper.kind: experiment``) calls its ``Experiment.run`` instead."""
+    if paper_kind(cfg) == "experiment":
+        from subspacelab.pipeline.experiment import run_experiment
+
+        return run_experiment(cfg)
     validate(cfg)
     import lightning as L
     import torch
@@ -113,8 +116,6 @@ def run(cfg: DictConfig) -> dict:
     if trainer.is_global_zero:
         net = module.net
         cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-        from subspacelab.lit.callbacks import peak_rss_mib
-
         metrics = {
             "paper": cfg.paper.id,
             "scale": cfg.scale.name,
@@ -136,7 +137,7 @@ def run(cfg: DictConfig) -> dict:
             "global_steps": trainer.global_step,
             "step_seconds": timer.step_seconds,
             "fit_seconds": fit_seconds,
-            "process_seconds": _process_seconds(),
+            "process_seconds": process_seconds(),
             "peak_rss_mib": peak_rss_mib(),
             "cuda_peak_mib": cuda_peak,
             "world_size": trainer.world_size,

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from subspacelab.reporting import derive
 
 REPRODUCED, PARTLY, NOT, NOT_RUN = "reproduced", "partly", "not_reproduced", "not_run"
+VERDICTS = (REPRODUCED, PARTLY, NOT, NOT_RUN)
 
 
 def _plain(x):
@@ -90,21 +91,29 @@ RULES = {
 }
 
 
-def evaluate_claim(claim, rows: list[dict], scale: str) -> dict:
+def evaluate_claim(claim, rows: list[dict], scale: str, rules: dict | None = None) -> dict:
+    """One claim's verdict. ``rules``: a paper's own derive rules (its module's ``RULES``), looked up
+    before the shared ones."""
     claim = _plain(claim)
     rule = claim["derive"]["rule"]
-    if rule not in RULES:
-        raise KeyError(f"claim {claim['id']}: unknown derive rule {rule!r}; valid: {', '.join(sorted(RULES))}")
+    known = {**RULES, **(rules or {})}
+    if rule not in known:
+        raise KeyError(f"claim {claim['id']}: unknown derive rule {rule!r}; valid: {', '.join(sorted(known))}")
     out = {k: claim.get(k) for k in ("id", "statement", "paper_value", "source", "derive")}
     out["scale"] = scale
     scales = claim.get("scales")
     if scales and scale not in scales:
         out.update(measured=None, verdict=NOT_RUN, note=f"measured only at scale {', '.join(scales)}")
         return out
-    measured, verdict, note = RULES[rule](claim, rows)
+    if not rows:
+        out.update(measured=None, verdict=NOT_RUN, note="no runs at this scale")
+        return out
+    measured, verdict, note = known[rule](claim, rows)
+    if verdict not in VERDICTS:
+        raise ValueError(f"claim {claim['id']}: rule {rule!r} gave verdict {verdict!r}; valid: {', '.join(VERDICTS)}")
     out.update(measured=measured, verdict=verdict, note=note)
     return out
 
 
-def evaluate_claims(claims, rows: list[dict], scale: str) -> list[dict]:
-    return [evaluate_claim(c, rows, scale) for c in claims]
+def evaluate_claims(claims, rows: list[dict], scale: str, rules: dict | None = None) -> list[dict]:
+    return [evaluate_claim(c, rows, scale, rules) for c in claims]

@@ -46,7 +46,8 @@ def accuracy_table(rows: list[dict], metric: str = "test_acc") -> str:
 
 
 def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots: list[str], perf: dict | None,
-                        rows: list[dict] | None = None) -> str:
+                        rows: list[dict] | None = None, tables: str | None = None, discussion: bool = False,
+                        out_dir: Path | None = None, reports_root: Path | None = None) -> str:
     lines = [
         f"# {meta['title']}",
         "",
@@ -69,10 +70,16 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
-    if rows:
+    if rows and any(r.get("test_acc") is not None for r in rows):
         lines += ["", "## Runs: test accuracy, mean ± sd over seeds", "", accuracy_table(rows)]
+    if tables:
+        lines += ["", "## Measurements", "", tables]
     if perf:
-        lines += ["", "## Performance (`make bench`)", "", perf_markdown(perf)]
+        lines += ["", "## Performance (`make bench`)", "", perf.get("markdown") or perf_markdown(perf)]
+    if discussion:
+        link = "discussion.md" if out_dir is None or reports_root is None or out_dir.parent == reports_root \
+            else "../discussion.md"
+        lines += ["", f"What these results mean, and what did not reproduce: [discussion]({link})."]
     return "\n".join(lines) + "\n"
 
 
