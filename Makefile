@@ -59,8 +59,9 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests bench
 
-bench: $(STAMP) ## step time and peak memory of each projection vs plain training -> reports/PAPER/perf.json
+bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis toolkit (DSE < 1 s), ...
 	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json
+	$(PY) bench/analysis.py --out bench/results/analysis.json
 
 clean: ## remove caches, logs and smoke runs (keeps .venv, data/ and the committed cpu-scale runs)
 	rm -rf outputs multirun wandb lightning_logs .pytest_cache .ruff_cache runs/*/smoke reports/*/smoke
