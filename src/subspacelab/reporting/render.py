@@ -23,6 +23,11 @@ def _fmt(measured) -> str:
     return str(measured.get("value", measured.get("mean", "-")))
 
 
+def _cell(text) -> str:
+    """Text safe inside a markdown table cell (a bare | would end the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def accuracy_table(rows: list[dict], metric: str = "test_acc") -> str:
     """Mean (± sd over seeds) of ``metric`` per data/model (rows) and method/d (columns)."""
     cells: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -62,10 +67,10 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
     ]
     for c in claims:
         rule = json.dumps(c["derive"], separators=(",", ":"))
-        note = f"<br>*{c['note']}*" if c.get("note") else ""
+        note = f"<br>*{_cell(c['note'])}*" if c.get("note") else ""
         lines.append(
-            f"| **{c['id']}**: {c['statement']} | {c['paper_value']} | {_fmt(c['measured'])}{note} | "
-            f"{VERDICT_MARK[c['verdict']]} | {c['source']} | `{rule}` |"
+            f"| **{c['id']}**: {_cell(c['statement'])} | {_cell(c['paper_value'])} | {_cell(_fmt(c['measured']))}{note} | "
+            f"{VERDICT_MARK[c['verdict']]} | {_cell(c['source'])} | `{_cell(rule)}` |"
         )
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if plots:
