@@ -71,7 +71,7 @@ def _training_stage(items: dict) -> dict:
     }
 
 
-def _experiment_stage(items: dict, paper: str, code: list[str]) -> dict:
+def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[str]) -> dict:
     for it in items.values():  # no dataset, model or method: an experiment's items are its run dirs
         for k in ("data", "model", "method"):
             it.pop(k, None)
@@ -80,19 +80,30 @@ def _experiment_stage(items: dict, paper: str, code: list[str]) -> dict:
         "do": {
             "cmd": "python -m subspacelab.train ${item.args} logger=${logger}",
             "wdir": "../..",
-            "deps": [*EXPERIMENT_CODE, *code, "conf/config.yaml", f"conf/experiment/{paper}.yaml"],
+            "deps": [*(f"data/raw/{d}.provenance.json" for d in datasets), *EXPERIMENT_CODE, *code,
+                     "conf/config.yaml", f"conf/experiment/{paper}.yaml"],
             "params": ["logger"],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
         },
     }
 
 
-def paper_code(contract) -> list[str]:
-    """An experiment paper's own source files (its module and what that imports)."""
+def paper_code(paper: str) -> list[str]:
+    """A paper's own source files (``subspacelab.papers.<id>`` and what it imports), if it has any."""
+    import importlib.util
+
     from subspacelab.pipeline.codedeps import module_files
 
-    cfg = CachedComposer()._base([f"paper={contract.id}"])[0]
-    return [f for f in module_files(cfg.experiment._target_.rpartition(".")[0]) if f not in EXPERIMENT_CODE]
+    name = f"subspacelab.papers.{paper}"
+    if importlib.util.find_spec(name) is None:
+        return []
+    return [f for f in module_files(name) if f not in EXPERIMENT_CODE]
+
+
+def _has_analyze(paper: str) -> bool:
+    from subspacelab.papers import paper_module
+
+    return hasattr(paper_module(paper), "analyze")
 
 
 def stages(paper: str) -> dict:
@@ -104,14 +115,17 @@ def stages(paper: str) -> dict:
         items.update(scale_items)
         per_scale[scale] = [f"{it['run_dir']}/metrics.json" for it in scale_items.values()]
     experiment = contract.get("kind") == "experiment"
-    code = paper_code(contract) if experiment else []
-    out: dict = {"train": _experiment_stage(items, paper, code) if experiment else _training_stage(items)}
+    code = paper_code(paper)
+    analyzes = bool(code) and not experiment and _has_analyze(paper)
+    datasets = list(contract.get("datasets") or [])  # an experiment that reads prepared datasets names them
+    out: dict = {"train": _experiment_stage(items, paper, code, datasets) if experiment else _training_stage(items)}
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
         out[f"evaluate-{scale}"] = {
             "cmd": f"python -m subspacelab.pipeline.evaluate --paper {paper} --scale {scale}",
             "wdir": "../..",
-            "deps": ["src/subspacelab/pipeline/evaluate.py", *metrics],
+            "deps": ["src/subspacelab/pipeline/evaluate.py", *metrics,
+                     *([m.replace("metrics.json", "model.pt") for m in metrics] + code if analyzes else [])],
             "outs": [{results: {"cache": False}}],
         }
         rdir = f"reports/{paper}" if scale == "cpu" else f"reports/{paper}/{scale}"

@@ -10,11 +10,9 @@ the same fingerprint, and logs to W&B. The number of worker processes comes from
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import time
 from pathlib import Path
-from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -39,13 +37,6 @@ def experiment_config(cfg: DictConfig) -> dict:
     """The experiment's fields (what it computes with): no ``_target_``, no ``tag``."""
     c = OmegaConf.to_container(cfg.experiment, resolve=True)
     return {k: v for k, v in c.items() if k not in ("_target_", "tag")}
-
-
-def paper_module(contract_or_cfg) -> ModuleType:
-    """``subspacelab.papers.<id>``: the experiment's module (its RULES, plots and NOTES)."""
-    target = OmegaConf.select(contract_or_cfg, "experiment._target_") if "experiment" in contract_or_cfg else None
-    name = target.rpartition(".")[0] if target else f"subspacelab.papers.{contract_or_cfg.paper.id}"
-    return importlib.import_module(name)
 
 
 def _log_to_wandb(cfg: DictConfig, run_dir: Path, run_id: str, metrics: dict) -> None:

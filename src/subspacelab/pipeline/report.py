@@ -13,9 +13,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from subspacelab.config import paper_kind
+from subspacelab.papers import paper_module
 from subspacelab.pipeline.evaluate import results_path
-from subspacelab.pipeline.experiment import paper_module
 from subspacelab.pipeline.runinfo import write_json
 from subspacelab.reporting import evaluate_claims
 from subspacelab.reporting.render import comparison_markdown
@@ -35,8 +34,11 @@ def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
             notes.append(f"Data: {p.get('note')} (source {p.get('source')}).")
         elif p:
             notes.append(f"Data: {p.get('dataset')} from {p.get('source')} (byte-exact).")
-    settings = OmegaConf.to_container(contract.scales[scale].get("settings") or {}, resolve=True)
-    base = OmegaConf.to_container(contract.get("settings") or {}, resolve=True)
+    def plain(node):  # an empty DictConfig is falsy: test for None, not truth
+        return {} if node is None else OmegaConf.to_container(node, resolve=True)
+
+    settings = plain(contract.scales[scale].get("settings"))
+    base = plain(contract.get("settings"))
     notes.append(f"Settings of every run: {json.dumps(base)}; at this scale: {json.dumps(settings)}.")
     if any(r.get("method") == "intrinsic" for r in rows):
         notes.append("Accuracy is on the official test set after the last epoch, as in the paper's code.")
@@ -81,10 +83,10 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
     cfg = compose([f"paper={paper}", f"scale={scale}"])
     contract = cfg.paper
     table = json.loads(results_path(paper, scale, runs_root).read_text())
-    rows = table["runs"]
+    rows = table["runs"] + table.get("analysis", [])  # a paper's analysis rows join its runs'
     out_dir = report_dir(paper, scale, reports_root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    module = paper_module(cfg) if paper_kind(cfg) == "experiment" else None
+    module = paper_module(paper)
     claims = evaluate_claims(contract.claims, rows, scale, getattr(module, "RULES", None))
     plots = list(module.plots(rows, out_dir)) if module is not None and rows else []
     for data in sorted({r["data"] for r in rows if r.get("method") == "intrinsic"}):
