@@ -97,7 +97,7 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
         "paper": paper, "scale": scale, "scale_description": cfg.scale.description,
         "title": contract.get("title", paper), "authors": contract.get("authors"), "venue": contract.get("venue"),
         "arxiv": contract.get("arxiv"), "code": contract.get("code"),
-        "n_runs": len(rows), "n_missing": len(table.get("missing", [])),
+        "n_runs": len(table["runs"]), "n_missing": len(table.get("missing", [])),
     }
     notes = _notes(contract, scale, rows, getattr(module, "NOTES", ()))
     tables = module.tables(rows) if module is not None and rows and hasattr(module, "tables") else None
