@@ -12,7 +12,6 @@ import argparse
 import json
 import platform
 import resource
-import time
 
 import numpy as np
 import torch
