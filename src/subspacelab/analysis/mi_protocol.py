@@ -30,7 +30,7 @@ from scipy import stats
 from scipy.ndimage import gaussian_filter1d, median_filter
 from torch import nn
 
-from subspacelab.analysis.information import SeparableCritic, infonce_lower_bound
+from subspacelab.analysis.information import SeparableCritic, _mlp, infonce_lower_bound
 
 __all__ = [
     "latent_rho",
@@ -177,16 +177,6 @@ def smooth_history(history, sigma: float = 1.0, median_window: int = 3) -> np.nd
     if sigma > 0 and h.size > 1:
         h = gaussian_filter1d(h, sigma=sigma, mode="reflect")
     return h
-
-
-def _mlp(d_in: int, hidden: int, d_out: int, layers: int) -> nn.Sequential:
-    mods: list[nn.Module] = []
-    width = d_in
-    for _ in range(layers):
-        mods += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    mods.append(nn.Linear(width, d_out))
-    return nn.Sequential(*mods)
 
 
 class VSIBCritic(nn.Module):
