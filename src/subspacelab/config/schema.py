@@ -74,7 +74,33 @@ class ConvNetSchema:
     hidden: int = 100
 
 
-MODEL_SCHEMAS = {"mlp": MLPSchema, "lenet": LeNetSchema, "convnet": ConvNetSchema}
+@dataclass
+class LlamaSchema:
+    arch: str
+    tag: str
+    hidden_size: int = 128
+    intermediate_size: int = 344
+    num_layers: int = 2
+    num_heads: int = 4
+    tie_embeddings: bool = False
+    name_or_path: str | None = None
+    lowrank_targets: list[str] = field(default_factory=list)
+    mixer: str = "attention"
+    grassmann_rank: int = 16
+    grassmann_windows: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
+
+    def __post_init__(self):
+        _one_of(self.mixer, {"attention", "grassmann"}, "model.mixer")
+        _require(self.grassmann_rank >= 2, "model.grassmann_rank", f"must be >= 2, got {self.grassmann_rank}")
+        _require(all(w > 0 for w in self.grassmann_windows), "model.grassmann_windows", "offsets must be > 0")
+        _require(self.hidden_size > 0 and self.hidden_size % self.num_heads == 0, "model.hidden_size",
+                 f"must be a positive multiple of model.num_heads={self.num_heads}, got {self.hidden_size}")
+        _require(self.num_layers > 0, "model.num_layers", f"must be > 0, got {self.num_layers}")
+        _require(bool(self.lowrank_targets), "model.lowrank_targets", "must name the linear layers low-rank "
+                 "methods act on")
+
+
+MODEL_SCHEMAS = {"mlp": MLPSchema, "lenet": LeNetSchema, "convnet": ConvNetSchema, "llama": LlamaSchema}
 
 
 @dataclass
@@ -100,7 +126,109 @@ class IntrinsicSchema:
         _require(self.dense_max_mib > 0, "method.dense_max_mib", "must be > 0")
 
 
-METHOD_SCHEMAS = {"full": FullSchema, "intrinsic": IntrinsicSchema}
+@dataclass
+class LoRASchema:
+    name: str
+    tag: str
+    r: int = 32
+    alpha: float = 1.0
+    init: str = "peft"
+
+    def __post_init__(self):
+        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        _one_of(self.init, {"peft", "switchlora"}, "method.init")
+
+
+@dataclass
+class ReLoRASchema:
+    name: str
+    tag: str
+    r: int = 32
+    alpha: float = 8.0
+    restart_every: int = 500
+    restart_warmup_steps: int = 10
+    prune_ratio: float = 0.999
+
+    def __post_init__(self):
+        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        _require(self.restart_every > self.restart_warmup_steps >= 0, "method.restart_every",
+                 "must exceed method.restart_warmup_steps (>= 0)")
+        _require(0 <= self.prune_ratio <= 1, "method.prune_ratio", "must be in [0, 1]")
+
+
+@dataclass
+class GaLoreSchema:
+    name: str
+    tag: str
+    rank: int = 32
+    update_proj_gap: int = 200
+    scale: float = 0.25
+    proj_type: str = "std"
+    per_layer: bool = False
+
+    def __post_init__(self):
+        _require(self.rank > 0, "method.rank", f"must be > 0, got {self.rank}")
+        _require(self.update_proj_gap > 0, "method.update_proj_gap", "must be > 0")
+        _one_of(self.proj_type, {"std", "reverse_std", "left", "right"}, "method.proj_type")
+        _require(not self.per_layer, "method.per_layer", "per-layer GaLore (optimizer steps inside backward) "
+                 "is not supported: it steps before DDP averages the gradients and once per micro-batch under "
+                 "gradient accumulation (GaLore #78, transformers #29588); use method.per_layer=false")
+
+
+@dataclass
+class SwitchLoRASchema:
+    name: str
+    tag: str
+    r: int = 32
+    alpha: float = 1.0
+    interval: int = 40
+    descent_rate: float = 0.1
+    adam_warm_step: int = 5
+
+    def __post_init__(self):
+        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        _require(self.interval >= 2 * self.adam_warm_step, "method.interval",
+                 f"must be >= 2 x method.adam_warm_step = {2 * self.adam_warm_step} (SwitchLoRA freezes one "
+                 "factor's switched vectors for adam_warm_step steps)")
+        _require(0 < self.descent_rate <= 1, "method.descent_rate", "must be in (0, 1]")
+
+
+METHOD_SCHEMAS = {"full": FullSchema, "intrinsic": IntrinsicSchema, "lora": LoRASchema, "relora": ReLoRASchema,
+                  "galore": GaLoreSchema, "switchlora": SwitchLoRASchema}
+# Which methods and backbones each task can run.
+TASK_METHODS = {"classification": {"full", "intrinsic"}, "lm": {"full", "lora", "relora", "galore", "switchlora"}}
+TASK_ARCHS = {"classification": {"mlp", "lenet", "convnet"}, "lm": {"llama"}}
+
+
+@dataclass
+class TextDataSchema:
+    name: str
+    task: str = "lm"
+    id: str | None = None
+    source: str | None = None
+    root: str = "data/raw"
+    mirror: str | None = None
+    tokenizer: str = "bpe"
+    vocab_size: int = 2048
+    seq_len: int = 128
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    val_fraction: float = 0.1
+    train_tokens: int | None = None
+    val_tokens: int | None = None
+    shuffle_seed: int = 0
+    split_seed: int = 0
+
+    def __post_init__(self):
+        from subspacelab.data.corpora import CORPORA, HF_PREFIX
+
+        corpus = self.source or self.name
+        _require(corpus in CORPORA or corpus.startswith(HF_PREFIX), "data.source" if self.source else "data.name",
+                 f"{corpus!r} is not valid; valid: {', '.join(CORPORA)}, or {HF_PREFIX}<dataset>[:<config>]")
+        _one_of(self.tokenizer, {"bpe", "byte"}, "data.tokenizer")
+        _require(self.seq_len > 0, "data.seq_len", f"must be > 0, got {self.seq_len}")
+        _require(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
+        _require(0 < self.val_fraction < 1, "data.val_fraction", "must be in (0, 1)")
 
 
 @dataclass
@@ -118,9 +246,20 @@ class OptimizerSchema:
 
 
 @dataclass
+class ScheduleSchema:
+    warmup_steps: int = 0
+    min_lr_ratio: float = 1.0
+
+    def __post_init__(self):
+        _require(self.warmup_steps >= 0, "train.schedule.warmup_steps", "must be >= 0")
+        _require(0 <= self.min_lr_ratio <= 1, "train.schedule.min_lr_ratio", "must be in [0, 1]")
+
+
+@dataclass
 class TrainSchema:
     optimizer: OptimizerSchema = field(default_factory=OptimizerSchema)
     l2: float = 0.0
+    schedule: ScheduleSchema = field(default_factory=ScheduleSchema)
 
     def __post_init__(self):
         _require(self.l2 >= 0, "train.l2", f"must be >= 0, got {self.l2}")
@@ -133,9 +272,12 @@ class TrainerSchema:
     strategy: str = "auto"
     num_nodes: int = 1
     max_epochs: int = 1
+    max_steps: int = -1
     precision: str = "32-true"
     accumulate_grad_batches: int = 1
     check_val_every_n_epoch: int = 1
+    val_check_interval: int | None = None
+    gradient_clip_val: float | None = None
     log_every_n_steps: int = 50
     enable_progress_bar: bool = True
     num_threads: int | None = None
@@ -219,13 +361,22 @@ def validate(cfg: DictConfig) -> None:
         _require(isinstance(cfg.seed, int), "seed", f"must be an integer, got {cfg.seed!r}")
         _one_of(cfg.scale.name, cfg.paper.get("scales", {}), f"scale (paper {cfg.paper.id} defines)")
         return
-    _check(cfg.data, DataSchema, "data")
+    task = str(cfg.data.get("task") or "classification")
+    _one_of(task, TASK_METHODS, "data.task")
+    _check(cfg.data, TextDataSchema if task == "lm" else DataSchema, "data")
     arch = cfg.model.get("arch")
-    _one_of(arch, MODEL_SCHEMAS, "model.arch")
+    _one_of(arch, TASK_ARCHS[task], f"model.arch (a {task} run)")
     _check(cfg.model, MODEL_SCHEMAS[arch], "model")
     name = cfg.method.get("name")
-    _one_of(name, METHOD_SCHEMAS, "method.name")
+    _one_of(name, TASK_METHODS[task], f"method.name (a {task} run)")
     _check(cfg.method, METHOD_SCHEMAS[name], "method")
+    if task == "lm":
+        _require(int(cfg.trainer.max_steps) > 0, "trainer.max_steps", "a language-model run needs a step budget "
+                 "(its schedule and SwitchLoRA's switching frequency are functions of it)")
+    else:
+        _require(OmegaConf.to_container(cfg.train.schedule) == {"warmup_steps": 0, "min_lr_ratio": 1.0},
+                 "train.schedule", "image classification runs have no learning-rate schedule; leave it at its "
+                 "default")
     _check(cfg.train, TrainSchema, "train")
     _check(cfg.trainer, TrainerSchema, "trainer")
     _check(cfg.logger, LoggerSchema, "logger")

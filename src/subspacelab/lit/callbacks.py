@@ -33,9 +33,10 @@ class StepTimer(L.Callback):
 
 
 class RankAgreement(L.Callback):
-    """After training, measure how far each rank's trainable parameters are from rank 0's.
+    """After training, measure how far each rank's parameters and buffers are from rank 0's.
 
-    DDP must keep every rank identical; ``max_abs_diff`` is 0.0 when it did (None on one process).
+    DDP must keep every rank identical, frozen weights and buffers included (SwitchLoRA rewrites its frozen
+    W and candidate pools at every switch); ``max_abs_diff`` is 0.0 when it did (None on one process).
     """
 
     def __init__(self):
@@ -44,6 +45,7 @@ class RankAgreement(L.Callback):
     def on_train_end(self, trainer, pl_module):
         if trainer.world_size < 2:
             return
-        flat = torch.cat([p.detach().flatten() for p in pl_module.parameters() if p.requires_grad])
+        tensors = [*pl_module.parameters(), *pl_module.buffers()]
+        flat = torch.cat([t.detach().double().flatten() for t in tensors if t.is_floating_point() or t.dtype == torch.int64])
         gathered = trainer.strategy.all_gather(flat.contiguous())  # (world, n)
         self.max_abs_diff = float((gathered - gathered[0]).abs().max())

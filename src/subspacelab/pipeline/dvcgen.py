@@ -15,16 +15,22 @@ import yaml
 
 from subspacelab.config.compose import CachedComposer, contract_overrides
 from subspacelab.pipeline.plan import grid_overrides, load_contract
+from subspacelab.pipeline.tasks import task_of
 
 HEADER = (
     "# GENERATED from conf/paper/{paper}.yaml by `python -m subspacelab.pipeline.dvcgen {paper}`.\n"
     "# Do not edit: change the contract and regenerate (`make dvc-yaml PAPER={paper}`).\n"
     "# Run one scale: dvc repro pipelines/{paper}/dvc.yaml:report-<smoke|cpu|paper>\n"
 )
-TRAIN_CODE = [
-    "src/subspacelab/subspace", "src/subspacelab/methods", "src/subspacelab/models", "src/subspacelab/data",
-    "src/subspacelab/lit", "src/subspacelab/config", "src/subspacelab/pipeline/train.py",
-]
+def training_code(task: str) -> list[str]:
+    """The source files a training run of ``task`` executes: the run machinery and the task's module, with
+    everything they import (so adding a task or a paper never invalidates another task's runs)."""
+    from subspacelab.pipeline.codedeps import module_files
+    from subspacelab.pipeline.tasks import TASKS
+
+    return module_files("subspacelab.pipeline.train", TASKS[task])
+
+
 # Only the config files a run reads, so that adding options for other papers invalidates nothing.
 TRAIN_CONF = ["conf/config.yaml", "conf/data/${item.data}.yaml", "conf/model/${item.model}.yaml",
               "conf/method/${item.method}.yaml", "conf/trainer/${trainer}.yaml"]
@@ -50,30 +56,57 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
         items[f"{scale}-{Path(run_dir).name}"] = {
             "args": " ".join([*user[:2], *settings, *point]),
             "run_dir": run_dir,
-            "data": str(cfg.data.name),
+            "data": choices["data"],
+            "prepared": data_record(cfg),
             "model": choices["model"],
             "method": choices["method"],
+            "task": task_of(cfg),
         }
     return items
 
 
+def data_record(cfg) -> str:
+    """The prepare stage's output a training run depends on: what the data (and its tokenizer) is."""
+    if task_of(cfg) == "lm":
+        return f"data/raw/tokenizers/{cfg.data.id}.provenance.json"
+    return f"data/raw/{cfg.data.name}.provenance.json"
+
+
+def _task(items: dict) -> str:
+    tasks = {it["task"] for it in items.values()}
+    if len(tasks) != 1:
+        raise ValueError(f"a paper's training runs must share one task; got {sorted(tasks)}")
+    return tasks.pop()
+
+
+# What a finished run leaves that DVC tracks: image models are small and an analysis may read them; language
+# models (megabytes each, read by nothing downstream) stay out of git and DVC, the metrics say what they did.
+TASK_OUTS = {"classification": [{"${item.run_dir}/model.pt": {"cache": False}}], "lm": []}
+
+
 def _training_stage(items: dict) -> dict:
-    return {
+    task = _task(items)
+    for it in items.values():
+        del it["task"]
+    stage = {
         "foreach": items,
         "do": {
             "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
             "wdir": "../..",
-            "deps": ["data/raw/${item.data}.provenance.json", *TRAIN_CODE, *TRAIN_CONF],
+            "deps": ["${item.prepared}", *training_code(task), *TRAIN_CONF],
             "params": ["trainer", "logger"],
-            "outs": [{"${item.run_dir}/model.pt": {"cache": False}}],
+            "outs": TASK_OUTS[task],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
         },
     }
+    if not stage["do"]["outs"]:
+        del stage["do"]["outs"]
+    return stage
 
 
 def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[str]) -> dict:
     for it in items.values():  # no dataset, model or method: an experiment's items are its run dirs
-        for k in ("data", "model", "method"):
+        for k in ("data", "prepared", "model", "method", "task"):
             it.pop(k, None)
     return {
         "foreach": items,
@@ -117,6 +150,7 @@ def stages(paper: str) -> dict:
     experiment = contract.get("kind") == "experiment"
     code = paper_code(paper)
     analyzes = bool(code) and not experiment and _has_analyze(paper)
+    reads_models = analyzes and _task(items) == "classification"  # an LM analysis builds its own models
     datasets = list(contract.get("datasets") or [])  # an experiment that reads prepared datasets names them
     out: dict = {"train": _experiment_stage(items, paper, code, datasets) if experiment else _training_stage(items)}
     for scale, metrics in per_scale.items():
@@ -125,7 +159,8 @@ def stages(paper: str) -> dict:
             "cmd": f"python -m subspacelab.pipeline.evaluate --paper {paper} --scale {scale}",
             "wdir": "../..",
             "deps": ["src/subspacelab/pipeline/evaluate.py", *metrics,
-                     *([m.replace("metrics.json", "model.pt") for m in metrics] + code if analyzes else [])],
+                     *([m.replace("metrics.json", "model.pt") for m in metrics] if reads_models else []),
+                     *(code if analyzes else [])],
             "outs": [{results: {"cache": False}}],
         }
         rdir = f"reports/{paper}" if scale == "cpu" else f"reports/{paper}/{scale}"

@@ -17,14 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from subspacelab.config import build_experiment, validate
-from subspacelab.pipeline.runinfo import (
-    fingerprint,
-    peak_rss_mib,
-    process_seconds,
-    read_metrics,
-    resolved,
-    write_json,
-)
+from subspacelab.pipeline.runinfo import finished_run, peak_rss_mib, process_seconds, resolved, write_json
 
 
 def n_jobs() -> int:
@@ -62,9 +55,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     """Run (or skip, if finished with this fingerprint) one experiment; returns its metrics."""
     validate(cfg)
     run_dir = Path(cfg.run_dir)
-    fp = fingerprint(cfg)
-    done = read_metrics(run_dir)
-    if cfg.skip_finished and done and done.get("fingerprint") == fp:
+    fp, done = finished_run(cfg)
+    if done:
         print(f"[skip] {run_dir} already finished")
         return done
     run_dir.mkdir(parents=True, exist_ok=True)

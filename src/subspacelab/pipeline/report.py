@@ -33,7 +33,8 @@ def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
         if p and not p.get("exact", True):
             notes.append(f"Data: {p.get('note')} (source {p.get('source')}).")
         elif p:
-            notes.append(f"Data: {p.get('dataset')} from {p.get('source')} (byte-exact).")
+            extra = f"; tokenizer {p['tokenizer']} with {p['vocab_size']} tokens" if p.get("tokenizer") else ""
+            notes.append(f"Data: {p.get('dataset') or p.get('name')} from {p.get('source')} (byte-exact{extra}).")
     def plain(node):  # an empty DictConfig is falsy: test for None, not truth
         return {} if node is None else OmegaConf.to_container(node, resolve=True)
 

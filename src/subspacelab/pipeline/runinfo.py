@@ -14,6 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 # Settings that change where or how a run is watched, not what it computes.
 NON_RESULT_KEYS = ("logger", "run_dir", "runs_root", "resume", "skip_finished", "hydra")
 NON_RESULT_TRAINER_KEYS = ("enable_progress_bar", "log_every_n_steps", "num_threads")
+# Options added after runs were recorded: at these values they change nothing, so they are left out of
+# the fingerprint (runs recorded before the option existed keep their fingerprints).
+NEUTRAL_DEFAULTS = {
+    "trainer": {"max_steps": -1, "val_check_interval": None, "gradient_clip_val": None},
+    "train": {"schedule": {"warmup_steps": 0, "min_lr_ratio": 1.0}},
+}
 # The sections only a training run reads.
 TRAINING_KEYS = ("data", "model", "method", "train", "trainer")
 
@@ -34,6 +40,10 @@ def fingerprint(cfg: DictConfig) -> str:
     for k in NON_RESULT_TRAINER_KEYS:
         c.get("trainer", {}).pop(k, None)
     c.get("data", {}).pop("mirror", None)
+    for section, neutral in NEUTRAL_DEFAULTS.items():
+        for key, value in neutral.items():
+            if key in c.get(section, {}) and c[section][key] == value:
+                del c[section][key]
     blob = json.dumps(c, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -41,6 +51,14 @@ def fingerprint(cfg: DictConfig) -> str:
 def read_metrics(run_dir: str | Path) -> dict | None:
     f = Path(run_dir) / "metrics.json"
     return json.loads(f.read_text()) if f.is_file() else None
+
+
+def finished_run(cfg: DictConfig) -> tuple[str, dict | None]:
+    """The run's fingerprint, and its stored metrics if it already finished with this same fingerprint
+    (and ``skip_finished`` is on): such a run is not redone."""
+    fp = fingerprint(cfg)
+    done = read_metrics(cfg.run_dir)
+    return fp, done if cfg.skip_finished and done and done.get("fingerprint") == fp else None
 
 
 def write_json(path: Path, obj) -> None:

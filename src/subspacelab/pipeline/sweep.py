@@ -39,6 +39,7 @@ def record(paper: str, scale: str) -> None:
     """
     from subspacelab.config import compose
     from subspacelab.pipeline.runinfo import fingerprint, read_metrics
+    from subspacelab.pipeline.tasks import task_of
 
     pipeline = f"pipelines/{paper}/dvc.yaml"
     done, other, datasets = [], [], set()
@@ -46,14 +47,17 @@ def record(paper: str, scale: str) -> None:
         m = read_metrics(r.run_dir)
         if m is None:
             continue
-        if m.get("data"):
-            datasets.add(m["data"])
-        same = m.get("fingerprint") == fingerprint(compose(list(r.overrides)))
+        cfg = compose(list(r.overrides))
+        if task_of(cfg) == "lm":
+            datasets.add(f"prepare-text@{cfg.data.id}")
+        elif m.get("data"):
+            datasets.add(f"prepare@{m['data']}")
+        same = m.get("fingerprint") == fingerprint(cfg)
         (done if same else other).append(f"{pipeline}:train@{scale}-{Path(r.run_dir).name}")
     if other:
         print(f"[record] not recorded, made by another configuration: {', '.join(other)}")
     if done:  # first the datasets the runs depend on, then the runs
-        subprocess.check_call(["dvc", "repro", "-q", *(f"dvc.yaml:prepare@{d}" for d in sorted(datasets))])
+        subprocess.check_call(["dvc", "repro", "-q", *(f"dvc.yaml:{d}" for d in sorted(datasets))])
         subprocess.check_call(["dvc", "commit", "-f", "-q", *done])
     print(f"[record] {len(done)} finished runs recorded in {pipeline.replace('dvc.yaml', 'dvc.lock')}")
     subprocess.check_call(["dvc", "repro", f"{pipeline}:report-{scale}"])

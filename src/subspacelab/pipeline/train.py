@@ -17,41 +17,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from subspacelab.config import CONF_DIR, ConfigError, compose, paper_kind, validate
-from subspacelab.pipeline.runinfo import (
-    fingerprint,
-    peak_rss_mib,
-    process_seconds,
-    read_metrics,
-    resolved,
-    write_json,
-)
+from subspacelab.pipeline.runinfo import finished_run, peak_rss_mib, process_seconds, resolved, write_json
+from subspacelab.pipeline.tasks import task_module, task_of
 
 
 def build(cfg: DictConfig):
-    """The data module and the LightningModule of a run (no training)."""
-    from subspacelab.data import DATASETS, VisionDataModule
-    from subspacelab.lit import SupervisedModule
-    from subspacelab.methods import apply_method
-    from subspacelab.models import build_model
-
-    c = resolved(cfg)
-    dm = VisionDataModule(**c["data"])
-    info = DATASETS[c["data"]["name"]]
-    model_kw = {k: v for k, v in c["model"].items() if k not in ("arch", "tag")}
-    backbone = build_model(c["model"]["arch"], seed=c["seed"], in_shape=info.in_shape,
-                           num_classes=info.num_classes, **model_kw)
-    method_kw = {k: v for k, v in c["method"].items() if k not in ("name", "tag")}
-    net = apply_method(c["method"]["name"], backbone, **method_kw)
-    module = SupervisedModule(net, info.num_classes, optimizer=c["train"]["optimizer"], l2=c["train"]["l2"])
-    return dm, module
-
-
-def trained_state(net) -> dict:
-    """What a run trained, as plain tensors (loads with ``torch.load(weights_only=True)``)."""
-    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    if hasattr(net, "projection"):  # a subspace model: z and the seeds are the whole model
-        state = {"z": net.z.detach().cpu()}
-    return state
+    """The data module and the LightningModule of a run (no training), for the run's task."""
+    return task_module(task_of(cfg)).build(cfg)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -70,10 +42,10 @@ def run(cfg: DictConfig) -> dict:
     from subspacelab.pipeline.loggers import finish_logger, make_logger
 
     run_dir = Path(cfg.run_dir)
-    fp = fingerprint(cfg)
-    done = read_metrics(run_dir)
-    if cfg.skip_finished and done and done.get("fingerprint") == fp:
-        print(f"[skip] {run_dir} already finished (test acc {done.get('test_acc', float('nan')):.4f})")
+    fp, done = finished_run(cfg)
+    task = task_module(task_of(cfg))
+    if done:
+        print(f"[skip] {run_dir} already finished ({task.summary(done)})")
         return done
     if cfg.trainer.num_threads:
         torch.set_num_threads(int(cfg.trainer.num_threads))
@@ -109,12 +81,10 @@ def run(cfg: DictConfig) -> dict:
         stamp.write_text(fp + "\n")
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
     fit_seconds = time.time() - started
-    val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
 
     metrics = {}
     if trainer.is_global_zero:
-        net = module.net
         cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
         metrics = {
             "paper": cfg.paper.id,
@@ -123,16 +93,9 @@ def run(cfg: DictConfig) -> dict:
             "fingerprint": fp,
             "data": cfg.data.name,
             "model": cfg.model.tag,
-            "arch": cfg.model.arch,
             "method": cfg.method.name,
-            "projection": cfg.method.get("projection"),
-            "d": int(cfg.method.d) if "d" in cfg.method else None,
-            "D": sum(p.numel() for p in (net.module if hasattr(net, "module") else net).parameters()),
-            "trainable_parameters": sum(p.numel() for p in net.parameters() if p.requires_grad),
             "seed": int(cfg.seed),
-            "test_acc": float(test["test/acc"]),
-            "test_loss": float(test["test/loss"]),
-            "val_acc": val.get("val/acc"),
+            **task.run_metrics(cfg, dm, module, trainer, test),
             "epochs": trainer.current_epoch,
             "global_steps": trainer.global_step,
             "step_seconds": timer.step_seconds,
@@ -147,13 +110,13 @@ def run(cfg: DictConfig) -> dict:
             "data_provenance": dm.provenance,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        torch.save({"state": trained_state(net), "init_seed": int(cfg.seed),
+        torch.save({"state": task.trained_state(module), "init_seed": int(cfg.seed),
                     "projection_seed": cfg.method.get("projection_seed"), "fingerprint": fp},
                    run_dir / "model.pt")
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
         write_json(run_dir / "metrics.json", metrics)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-        print(f"[done] {run_dir}: test acc {metrics['test_acc']:.4f} in {fit_seconds:.1f}s")
+        print(f"[done] {run_dir}: {task.summary(metrics)} in {fit_seconds:.1f}s")
     finish_logger(logger)
     return metrics
 

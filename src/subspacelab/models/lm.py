@@ -1,0 +1,70 @@
+"""Causal language models from ``transformers``, built from a config (never downloaded).
+
+``build_llama`` makes a tiny ``LlamaForCausalLM`` whose initial weights are a function of ``seed``
+alone, so W_0 can be rebuilt after training (the effective rank of W_T - W_0 needs it).
+``name_or_path`` loads a real checkpoint instead (``from_pretrained``; needs the files or the hub).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def build_llama(
+    seed: int,
+    vocab_size: int,
+    hidden_size: int = 128,
+    intermediate_size: int = 344,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    max_seq_len: int = 256,
+    tie_embeddings: bool = False,
+    name_or_path: str | None = None,
+    mixer: str = "attention",
+    grassmann_rank: int = 16,
+    grassmann_windows: tuple[int, ...] = (1, 2, 4, 8, 12, 16),
+) -> nn.Module:
+    """A LLaMA causal LM (RMSNorm, SwiGLU MLP, rotary positions), initialised from ``seed``.
+
+    ``mixer="grassmann"`` replaces every layer's self-attention by the causal Grassmann mixing layer
+    (``subspacelab.models.grassmann``; Zhang 2025), everything else unchanged: the same LM with a different
+    token mixer."""
+    if mixer not in ("attention", "grassmann"):
+        raise ValueError(f"unknown token mixer {mixer!r}; valid: attention, grassmann")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if name_or_path:
+        try:
+            return LlamaForCausalLM.from_pretrained(name_or_path)
+        except OSError as err:
+            raise FileNotFoundError(
+                f"model.name_or_path={name_or_path!r} could not be loaded ({err}); give a local checkpoint "
+                "directory or go online, or set model.name_or_path=null to build the model from its config"
+            ) from None
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_seq_len,
+        tie_word_embeddings=tie_embeddings,
+        attn_implementation="sdpa",
+        use_cache=False,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = LlamaForCausalLM(config)
+    if mixer == "grassmann":
+        from subspacelab.models.grassmann import swap_mixer
+
+        swap_mixer(model, rank=grassmann_rank, windows=tuple(grassmann_windows), seed=seed)
+    return model
+
+
+# The linear layers low-rank methods act on: attention and MLP projections (SwitchLoRA wraps every linear
+# whose name contains "attn"/"attention"/"mlp"; GaLore's default targets are the same). The LM head and the
+# embeddings stay full rank and trained in every method.
+LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
