@@ -64,6 +64,7 @@ bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis
 	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json
 	$(PY) bench/analysis.py --out bench/results/analysis.json
 	$(PY) bench/lowrank.py --out bench/results/lowrank.json
+	$(PY) bench/grassmann.py --out bench/results/grassmann_scaling.json
 
 clean: ## remove caches, logs and smoke runs (keeps .venv, data/ and the committed cpu-scale runs)
 	rm -rf outputs multirun wandb lightning_logs .pytest_cache .ruff_cache runs/*/smoke reports/*/smoke
