@@ -29,7 +29,7 @@ def report_dir(paper: str, scale: str, reports_root: Path = REPORTS) -> Path:
 def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
     notes = list(paper_notes)
     provs = {json.dumps(r.get("data_provenance", {}), sort_keys=True) for r in rows}
-    for p in map(json.loads, provs):
+    for p in map(json.loads, sorted(provs)):  # sorted: the same report every time
         if p and not p.get("exact", True):
             notes.append(f"Data: {p.get('note')} (source {p.get('source')}).")
         elif p:
