@@ -11,24 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 
 import numpy as np
 import torch
+from timing import best_cpu_seconds  # bench/timing.py (scripts run from bench/)
 
 from subspacelab import analysis as A
-
-
-def best_cpu_seconds(fn, repeats: int = 3) -> float:
-    """Best process CPU time over repeats (robust to other load on the machine)."""
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = resource.getrusage(resource.RUSAGE_SELF)
-        fn()
-        t1 = resource.getrusage(resource.RUSAGE_SELF)
-        best = min(best, (t1.ru_utime + t1.ru_stime) - (t0.ru_utime + t0.ru_stime))
-    return best
 
 
 def main(argv=None) -> None:

@@ -14,25 +14,15 @@ import argparse
 import json
 import math
 import platform
-import resource
 
 import torch
+from timing import best_cpu_seconds  # bench/timing.py (scripts run from bench/)
 from torch.nn import functional as F
 
 from subspacelab.models.lm import build_llama
 
 SEQ_LENS = (128, 256, 512, 1024, 2048, 4096)
 
-
-def cpu_seconds(fn, repeats: int = 2) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = resource.getrusage(resource.RUSAGE_SELF)
-        fn()
-        t1 = resource.getrusage(resource.RUSAGE_SELF)
-        best = min(best, (t1.ru_utime + t1.ru_stime) - (t0.ru_utime + t0.ru_stime))
-    return best
 
 
 def slope(lens, secs) -> float:
@@ -55,7 +45,7 @@ def main(argv=None) -> None:
             F.cross_entropy(model(input_ids=x).logits.reshape(-1, vocab), x.reshape(-1)).backward()
             model.zero_grad(set_to_none=True)
 
-        secs = [cpu_seconds(lambda n=n: step(torch.randint(0, vocab, (1, n)))) for n in SEQ_LENS]
+        secs = [best_cpu_seconds(lambda n=n: step(torch.randint(0, vocab, (1, n)))) for n in SEQ_LENS]
         tail = [i for i, n in enumerate(SEQ_LENS) if n >= 512]
         out[mixer] = {"seconds": dict(zip(map(str, SEQ_LENS), secs, strict=True)),
                       "tokens_per_s": {str(n): n / s for n, s in zip(SEQ_LENS, secs, strict=True)},

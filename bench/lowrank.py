@@ -15,26 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 
 import torch
+from timing import best_cpu_seconds  # bench/timing.py (scripts run from bench/)
 from torch import nn
 
 from subspacelab.lowrank.lora import LoRALinear
 from subspacelab.lowrank.recipes import make_recipe
 from subspacelab.models.lm import LLAMA_TARGETS, build_llama
-
-
-def cpu_seconds(fn, repeats: int = 5, inner: int = 5) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = resource.getrusage(resource.RUSAGE_SELF)
-        for _ in range(inner):
-            fn()
-        t1 = resource.getrusage(resource.RUSAGE_SELF)
-        best = min(best, ((t1.ru_utime + t1.ru_stime) - (t0.ru_utime + t0.ru_stime)) / inner)
-    return best
 
 
 def lora_layer_vs_peft(tokens: int = 2048, width: int = 128, r: int = 32) -> dict:
@@ -57,7 +45,7 @@ def lora_layer_vs_peft(tokens: int = 2048, width: int = 128, r: int = 32) -> dic
             module(x).square().mean().backward()
         return run
 
-    t_ours, t_peft = cpu_seconds(step(ours), inner=20), cpu_seconds(step(theirs), inner=20)
+    t_ours, t_peft = best_cpu_seconds(step(ours), inner=20), best_cpu_seconds(step(theirs), inner=20)
     return {"ours_s": t_ours, "peft_s": t_peft, "ratio": t_ours / t_peft, "target": 1.1, "met": t_ours / t_peft <= 1.1}
 
 
@@ -86,7 +74,7 @@ def recipe_steps(batch: int = 16, seq: int = 128, vocab: int = 1024) -> dict:
             opt.zero_grad(set_to_none=True)
             counter["step"] += 1
 
-        out[name] = cpu_seconds(step, repeats=3, inner=5)
+        out[name] = best_cpu_seconds(step, repeats=3, inner=5)
     rel = {k: v / out["full"] for k, v in out.items()}
     switch_overhead = out["switchlora"] / out["lora"]
     return {"step_seconds": out, "relative_to_full": rel, "switchlora_over_lora": switch_overhead,
