@@ -21,3 +21,14 @@ def _repo_root():
 def smoke_overrides(tmp_path):
     """Overrides for a fast in-process run writing under tmp_path."""
     return ["scale=smoke", f"runs_root={tmp_path / 'runs'}", "logger=csv"]
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors on a shared 2-core machine: intra-op threads only add hand-off waits. Restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,13 +18,7 @@ from subspacelab.subspace.grassmann import GrassmannSGD, exp_step, orthonormalis
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: thread start-up on a shared machine costs more than the maths."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def point(*shape, seed=0):

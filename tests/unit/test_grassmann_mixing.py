@@ -16,13 +16,7 @@ D, LAYERS, VOCAB, SEQ, R = 32, 2, 64, 24, 16
 WINDOWS = (1, 2, 4, 8, 12, 16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors on a shared, loaded machine: intra-op threads only add barrier waits (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_llama(seed=0):

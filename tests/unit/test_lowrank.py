@@ -1,8 +1,6 @@
 """LoRA, ReLoRA, GaLore wiring, schedules and measurements of subspacelab.lowrank (SwitchLoRA's own maths is
 in test_switchlora.py)."""
 
-import math
-
 import pytest
 import torch
 from torch import nn
@@ -173,4 +171,4 @@ def test_lora_rank_out_of_range_is_refused():
 def test_lr_multiplier_is_a_function_of_the_step_only():
     r = make_recipe("full", targets=["q_proj"], total_steps=50, warmup_steps=5, min_lr_ratio=0.1)
     assert [r.lr_multiplier(s) for s in (0, 5, 50)] == [0.0, 1.0, pytest.approx(0.1)]
-    assert math.isclose(r.lr_multiplier(27.5), schedules.cosine_with_min_lr(27.5, 50, 5, 0.1))
+    assert r.lr_multiplier(27.5) == pytest.approx(0.55)  # half-way through the cosine: 0.1 + 0.9 / 2

@@ -5,14 +5,7 @@ from torch import nn
 from subspacelab.analysis.flops import count_flops, count_macs, count_parameters
 from subspacelab.models.ulsam import ULSAM, MobileNetV1, MobileNetV2
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convs are dominated by thread hand-offs on a shared 2-core box; restore the setting after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def randomise_bn(module: nn.Module, gen: torch.Generator) -> None:
