@@ -2,8 +2,10 @@
 and a cancelled job that resumes from its checkpoint. Skipped, with the reason, where Slurm cannot run."""
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,7 @@ from subspacelab.pipeline import evaluate, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 RUNS = "intrinsic_dimension/smoke"
+HOLD = Path(__file__).parent / "hold"
 
 
 def test_a_sweep_through_submitit_slurm_reaches_the_report(slurm, tmp_path):
@@ -38,22 +41,25 @@ def test_ddp_under_srun_ends_with_identical_ranks(slurm, tmp_path):
 
 
 def test_a_cancelled_job_resumes_from_its_checkpoint_without_redoing_finished_runs(slurm, tmp_path):
-    # ~1 s per epoch (8k images), so the kill lands well inside the second run
     cmd = (f"{sys.executable} -m subspacelab.train -m scale=smoke method=intrinsic method.d=50,500 "
-           f"data.train_size=8192 trainer.max_epochs=20 runs_root={tmp_path} logger=csv")
+           f"trainer.max_epochs=3 runs_root={tmp_path} logger=csv")
     first, second = tmp_path / RUNS / "mnist-fc200x2-fastfood-d50-s0", tmp_path / RUNS / "mnist-fc200x2-fastfood-d500-s0"
-    job = slurm.sbatch(cmd, "--cpus-per-task=2")
+    # the first job holds the second run right after its first checkpoint (tests/slurm/hold), so the
+    # cancel below always lands mid-run instead of racing the training
+    hold = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HOLD), os.environ.get("PYTHONPATH")])),
+            "SUBSPACELAB_HOLD_RUN": second.name}
+    job = slurm.sbatch(cmd, "--cpus-per-task=2", env=hold)
     deadline = time.time() + 600
-    while time.time() < deadline and not (second / "checkpoints/last.ckpt").is_file():
+    while time.time() < deadline and not (second / "checkpoints/held").is_file():
         assert slurm.state(job) != "GONE", slurm.log(job)[-3000:]
-        time.sleep(0.05)
-    # preempted: SIGKILL at once to the batch script and its children (a plain scancel sends SIGTERM,
-    # which Lightning may hold off until Slurm's KillWait, long enough for a fast machine to finish)
+        time.sleep(0.2)
+    assert (second / "checkpoints/held").is_file(), slurm.log(job)[-3000:]
+    # preempted: SIGKILL to the batch script and its children, as a node failure would
     slurm.run("scancel", "--full", "--signal=KILL", job)
     slurm.run("scancel", job)
     slurm.wait_gone(job)
     finished = json.loads((first / "metrics.json").read_text())
-    assert not (second / "metrics.json").exists(), "the job was cancelled too late to test anything"
+    assert not (second / "metrics.json").exists()
 
     job = slurm.sbatch(cmd, "--cpus-per-task=2")
     slurm.wait_gone(job)
@@ -61,4 +67,4 @@ def test_a_cancelled_job_resumes_from_its_checkpoint_without_redoing_finished_ru
     assert json.loads((first / "metrics.json").read_text())["finished_at"] == finished["finished_at"], log[-2000:]
     assert "[skip]" in log
     resumed = json.loads((second / "metrics.json").read_text())
-    assert resumed["resumed_from"].endswith("last.ckpt") and resumed["epochs"] == 20
+    assert resumed["resumed_from"].endswith("last.ckpt") and resumed["epochs"] == 3

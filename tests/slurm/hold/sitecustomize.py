@@ -1,0 +1,25 @@
+"""Test-only fault injection, put on PYTHONPATH of one Slurm job by test_slurm.py.
+
+When SUBSPACELAB_HOLD_RUN is set, a run whose checkpoint folder contains that string stops right after
+it first saves ``last.ckpt``: it writes ``held`` next to the checkpoint and sleeps until it is killed.
+That turns "cancel the job in the middle of the second run" from a race into a certainty.
+"""
+
+import os
+import time
+
+_RUN = os.environ.get("SUBSPACELAB_HOLD_RUN")
+
+if _RUN:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    _save_last = ModelCheckpoint._save_last_checkpoint
+
+    def _save_last_then_hold(self, trainer, monitor_candidates):
+        _save_last(self, trainer, monitor_candidates)
+        if self.dirpath and _RUN in str(self.dirpath):
+            open(os.path.join(self.dirpath, "held"), "w").close()
+            while True:  # until SIGKILL
+                time.sleep(1)
+
+    ModelCheckpoint._save_last_checkpoint = _save_last_then_hold
