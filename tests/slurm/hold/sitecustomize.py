@@ -1,7 +1,8 @@
 """Test-only fault injection, put on PYTHONPATH of one Slurm job by test_slurm.py.
 
 When SUBSPACELAB_HOLD_RUN is set, a run whose checkpoint folder contains that string stops right after
-it first saves ``last.ckpt``: it writes ``held`` next to the checkpoint and sleeps until it is killed.
+it first saves ``last.ckpt``: it writes its PID to ``held`` next to the checkpoint and sleeps until it is
+killed.
 That turns "cancel the job in the middle of the second run" from a race into a certainty.
 """
 
@@ -18,7 +19,10 @@ if _RUN:
     def _save_last_then_hold(self, trainer, monitor_candidates):
         _save_last(self, trainer, monitor_candidates)
         if self.dirpath and _RUN in str(self.dirpath):
-            open(os.path.join(self.dirpath, "held"), "w").close()
+            held = os.path.join(self.dirpath, "held")
+            with open(held + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(held + ".tmp", held)  # the test never reads a half-written PID
             while True:  # until SIGKILL
                 time.sleep(1)
 
