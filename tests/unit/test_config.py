@@ -43,6 +43,18 @@ def test_an_invalid_config_fails_before_training_naming_the_key(override, key, s
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [(["paper=gcr", "model.k=33"], "model.k"), (["paper=gcr", "model.head=arcface"], "model.head"),
+     (["paper=gcr", "data.classes=[0,0]"], "data.classes"), (["paper=ulsam", "model.ulsam=both"], "model.ulsam"),
+     (["paper=ulsam", "model.ulsam_positions=[3]"], "model.ulsam_positions"),
+     (["paper=ulsam", "train.optimizer.name=grassmann_sgd"], "train.optimizer.name")],
+)
+def test_architecture_options_are_validated_naming_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(compose([*overrides, "scale=smoke"]))
+
+
 @pytest.mark.parametrize(("override", "valid"), [("paper=nope", "intrinsic_dimension"), ("method=nope", "intrinsic"),
                                                  ("data=nope", "fashion_mnist"), ("model=nope", "lenet")])
 def test_an_unknown_name_lists_the_valid_ones(override, valid):

@@ -83,3 +83,26 @@ def test_splits_are_fixed_by_the_split_seed():
         return dm.val_set.y
 
     assert torch.equal(val_labels(0), val_labels(0)) and not torch.equal(val_labels(0), val_labels(1))
+
+
+def test_a_class_subset_keeps_only_those_classes_relabelled_in_the_given_order(monkeypatch):
+    index = torch.arange(1000)
+    x = torch.zeros(1000, 1, 28, 28, dtype=torch.uint8)
+    x[:, 0, 0, 0], x[:, 0, 0, 1] = index % 256, index // 256  # each image carries its index in the full set
+    y = torch.arange(10).repeat(100)
+    monkeypatch.setattr(vision, "load_split", lambda name, root, train: (x, y))
+    monkeypatch.setattr(vision, "prepare_dataset", lambda *a, **k: {})
+    dm = VisionDataModule("mnist", val_size=50, test_size=60, classes=[7, 2])
+    dm.setup()
+    assert dm.num_classes == 2
+    for split in (dm.train_set, dm.val_set, dm.test_set):
+        original = y[split.x[:, 0, 0, 0].long() + 256 * split.x[:, 0, 0, 1].long()]
+        assert set(split.y.tolist()) == {0, 1}
+        assert torch.equal(original, torch.tensor([7, 2])[split.y])
+    assert len(dm.train_set) + len(dm.val_set) == 200 and len(dm.test_set) == 60
+
+
+@pytest.mark.parametrize("classes", [[], [3, 3], [10], [-1]])
+def test_an_invalid_class_subset_is_refused(classes):
+    with pytest.raises(ValueError, match="data.classes"):
+        VisionDataModule("mnist", classes=classes)

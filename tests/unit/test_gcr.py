@@ -294,3 +294,68 @@ def test_variability_is_zero_for_collapsed_classes_and_grows_with_spread():
     assert abs(intra_class_variability(collapsed, labels)) < 1e-12
     spread = [intra_class_variability(centres[labels] + s * noise, labels) for s in (0.5, 1.0, 2.0)]
     assert 0 < spread[0] < spread[1] < spread[2] < 1
+
+
+# -- the paper's analysis and derive rules (subspacelab.papers.gcr) ----------------------------------------------
+
+def _run(data, model, seed, acc):
+    return {"data": data, "model": model, "seed": seed, "test_acc": acc, "run_name": f"{data}-{model}-s{seed}"}
+
+
+def _an(run, transfer, variability):
+    from subspacelab.papers.gcr import head_of
+
+    head, k = head_of(run)
+    return {"kind": "analysis", "run_name": run["run_name"], "data": run["data"], "head": head, "k": k,
+            "seed": run["seed"], "transfer_acc": transfer, "variability": variability}
+
+
+def test_head_of_parses_the_model_tags():
+    from subspacelab.papers.gcr import head_of
+
+    assert head_of({"model": "resnet8-gcr16"}) == ("gcr", 16)
+    assert head_of({"model": "resnet20-softmax"}) == ("softmax", None)
+    assert head_of({"model": "resnet8-cosine"}) == ("cosine", None)
+    with pytest.raises(ValueError, match="GCR-paper model tag"):
+        head_of({"model": "convnet32"})
+
+
+def test_gcr_rules_give_honest_verdicts_on_synthetic_rows():
+    from subspacelab.papers.gcr import RULES
+
+    runs = [_run("fmnist", "resnet8-softmax", s, 0.90) for s in (0, 1)]
+    runs += [_run("fmnist", "resnet8-cosine", s, 0.905) for s in (0, 1)]
+    runs += [_run("fmnist", f"resnet8-gcr{k}", s, 0.898 + 0.001 * k) for k in (1, 4, 8, 16) for s in (0, 1)]
+    variability = {"softmax": 0.3, "cosine": 0.25, "gcr1": 0.2, "gcr4": 0.3, "gcr8": 0.4, "gcr16": 0.5}
+    analysis = [_an(r, 0.8 + (0.02 if "gcr8" in r["model"] else 0.0), variability[r["model"].split("-")[1]])
+                for r in runs]
+    rows = runs + analysis
+    acc = {"derive": {"k": 8, "partly_within": 0.005}}
+    assert RULES["gcr_accuracy"](acc, rows)[1] == "reproduced"  # 0.906 >= 0.90
+    assert RULES["gcr_transfer"]({"derive": {"k": 8}}, rows)[1] == "reproduced"
+    measured, verdict, _ = RULES["gcr_variability"]({"derive": {"ks": [1, 4, 8, 16]}}, rows)
+    assert verdict == "reproduced" and measured["curves"]["fmnist"] == pytest.approx([0.2, 0.3, 0.4, 0.5])
+    assert RULES["gcr_k1_cosine"]({"derive": {"within": 0.01}}, rows)[1] == "reproduced"
+    for r in rows:  # softmax now 0.3 points better than GCR k = 8: within 0.5 points
+        if r.get("model") == "resnet8-softmax":
+            r["test_acc"] = 0.909
+    assert RULES["gcr_accuracy"](acc, rows)[1] == "partly"
+    for r in analysis:  # variability no longer monotone, but k = 16 still above k = 1
+        if r["k"] == 4:
+            r["variability"] = 0.45
+    assert RULES["gcr_variability"]({"derive": {"ks": [1, 4, 8, 16]}}, rows)[1] == "partly"
+    assert RULES["gcr_transfer"]({"derive": {"k": 8}}, runs)[1] == "not_run"  # no analysis rows
+
+
+def test_linear_probe_separates_separable_features_and_picks_c_from_the_list():
+    from subspacelab.papers.gcr import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    centers = 5 * torch.eye(4, 16, dtype=torch.float64)
+    y = torch.arange(4).repeat(50)
+    x = centers[y] + 0.3 * torch.randn(200, 16, generator=g, dtype=torch.float64)
+    acc, c = linear_probe(x[:120].numpy(), y[:120].numpy(), x[120:].numpy(), y[120:].numpy(), [0.1, 1.0])
+    assert acc == 1.0 and c in (0.1, 1.0)
+    shuffled = y[torch.randperm(200, generator=g)]  # labels unrelated to the features: about chance
+    acc, _ = linear_probe(x[:120].numpy(), shuffled[:120].numpy(), x[120:].numpy(), shuffled[120:].numpy(), [1.0])
+    assert acc < 0.5

@@ -145,3 +145,29 @@ def test_init_is_deterministic_under_manual_seed(cls):
     a, b, c = build(0), build(0), build(1)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+# -- the paper's derive rules (subspacelab.papers.ulsam) ----------------------------------------------------------
+
+def test_ulsam_rules_give_honest_verdicts_on_synthetic_rows():
+    from subspacelab.papers.ulsam import RULES, variant_of
+
+    assert variant_of({"model": "mnv1w0.5-replace"}) == "replace"
+    costs = [{"kind": "analysis", "arch": "mobilenet_v2", "width_mult": 1.0, "ulsam": v, "parameters": p, "macs": m}
+             for v, p, m in (("none", 1000, 100), ("insert", 1005, 100), ("replace", 750, 87))]
+    runs = [{"model": f"mnv1w0.5-{v}", "seed": s, "test_acc": a + 0.001 * s}
+            for v, a in (("none", 0.70), ("insert", 0.71), ("replace", 0.697)) for s in range(3)]
+    rows = costs + runs
+    cost = {"derive": {"arch": "mobilenet_v2", "width_mult": 1.0, "min_param_cut": 0.2, "min_flop_cut": 0.1}}
+    measured, verdict, _ = RULES["ulsam_cost"](cost, rows)
+    assert verdict == "reproduced" and measured["parameters_change"] == pytest.approx(-0.25)
+    assert RULES["ulsam_cost"]({"derive": {**cost["derive"], "min_flop_cut": 0.2}}, rows)[1] == "partly"
+    assert RULES["ulsam_overhead"]({"derive": {"reproduced": 0.01, "partly": 0.05}}, rows)[1] == "reproduced"
+    assert RULES["ulsam_overhead"]({"derive": {"reproduced": 0.001, "partly": 0.05}}, rows)[1] == "partly"
+    insert = {"derive": {"variant": "insert", "partly_within": 0.005}}
+    replace = {"derive": {"variant": "replace", "partly_within": 0.005}}
+    assert RULES["ulsam_accuracy"](insert, rows)[1] == "reproduced"
+    assert RULES["ulsam_accuracy"](replace, rows)[1] == "partly"  # 0.3 points below the baseline
+    assert RULES["ulsam_accuracy"]({"derive": {"variant": "replace", "partly_within": 0.001}}, rows)[1] \
+        == "not_reproduced"
+    assert RULES["ulsam_cost"](cost, runs)[1] == "not_run"

@@ -38,11 +38,16 @@ class DataSchema:
     test_size: int | None = None
     split_seed: int = 0
     shuffle_seed: int = 0
+    classes: list[int] | None = None
 
     def __post_init__(self):
-        from subspacelab.data.vision import DATASETS
+        from subspacelab.data.vision import DATASETS, check_classes
 
         _one_of(self.name, DATASETS, "data.name")
+        try:
+            check_classes(self.classes, DATASETS[self.name])
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         _require(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
         _require(self.val_size >= 0, "data.val_size", f"must be >= 0, got {self.val_size}")
         _require(self.train_size is None or self.train_size > 0, "data.train_size", "must be > 0 or null")
@@ -100,7 +105,44 @@ class LlamaSchema:
                  "methods act on")
 
 
-MODEL_SCHEMAS = {"mlp": MLPSchema, "lenet": LeNetSchema, "convnet": ConvNetSchema, "llama": LlamaSchema}
+@dataclass
+class GCRResNetSchema:
+    arch: str
+    tag: str
+    head: str = "gcr"
+    k: int = 8
+    gamma: float = 25.0
+    width: int = 16
+    depth: int = 20
+
+    def __post_init__(self):
+        _one_of(self.head, {"gcr", "cosine", "softmax"}, "model.head")
+        _require(self.k > 0, "model.k", f"must be > 0, got {self.k}")
+        _require(self.gamma > 0, "model.gamma", f"must be > 0, got {self.gamma}")
+        _require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
+        _require(self.depth >= 8 and (self.depth - 2) % 6 == 0, "model.depth", f"must be 6n + 2 >= 8, got {self.depth}")
+        _require(self.k <= 4 * self.width, "model.k", f"must be <= the feature size 4 * model.width = {4 * self.width}")
+
+
+@dataclass
+class MobileNetSchema:
+    arch: str
+    tag: str
+    width_mult: float = 1.0
+    ulsam: str = "none"
+    ulsam_groups: int = 4
+    ulsam_positions: list[int] | None = None
+
+    def __post_init__(self):
+        _one_of(self.ulsam, {"none", "insert", "replace"}, "model.ulsam")
+        _require(self.width_mult > 0, "model.width_mult", f"must be > 0, got {self.width_mult}")
+        _require(self.ulsam_groups > 0, "model.ulsam_groups", f"must be > 0, got {self.ulsam_groups}")
+        _require(self.ulsam != "none" or not self.ulsam_positions, "model.ulsam_positions",
+                 "given without an ULSAM variant (model.ulsam: insert | replace)")
+
+
+MODEL_SCHEMAS = {"mlp": MLPSchema, "lenet": LeNetSchema, "convnet": ConvNetSchema, "llama": LlamaSchema,
+                 "gcr_resnet": GCRResNetSchema, "mobilenet_v1": MobileNetSchema, "mobilenet_v2": MobileNetSchema}
 
 
 @dataclass
@@ -197,7 +239,8 @@ METHOD_SCHEMAS = {"full": FullSchema, "intrinsic": IntrinsicSchema, "lora": LoRA
                   "galore": GaLoreSchema, "switchlora": SwitchLoRASchema}
 # Which methods and backbones each task can run.
 TASK_METHODS = {"classification": {"full", "intrinsic"}, "lm": {"full", "lora", "relora", "galore", "switchlora"}}
-TASK_ARCHS = {"classification": {"mlp", "lenet", "convnet"}, "lm": {"llama"}}
+TASK_ARCHS = {"classification": {"mlp", "lenet", "convnet", "gcr_resnet", "mobilenet_v1", "mobilenet_v2"},
+              "lm": {"llama"}}
 
 
 @dataclass
@@ -241,7 +284,7 @@ class OptimizerSchema:
     weight_decay: float | None = None
 
     def __post_init__(self):
-        _one_of(self.name, {"adam", "adamw", "sgd"}, "train.optimizer.name")
+        _one_of(self.name, {"adam", "adamw", "sgd", "grassmann_sgd"}, "train.optimizer.name")
         _require(self.lr > 0, "train.optimizer.lr", f"must be > 0, got {self.lr}")
 
 
@@ -373,10 +416,11 @@ def validate(cfg: DictConfig) -> None:
     if task == "lm":
         _require(int(cfg.trainer.max_steps) > 0, "trainer.max_steps", "a language-model run needs a step budget "
                  "(its schedule and SwitchLoRA's switching frequency are functions of it)")
-    else:
-        _require(OmegaConf.to_container(cfg.train.schedule) == {"warmup_steps": 0, "min_lr_ratio": 1.0},
-                 "train.schedule", "image classification runs have no learning-rate schedule; leave it at its "
-                 "default")
+        _require(cfg.train.optimizer.name in ("adam", "adamw"), "train.optimizer.name",
+                 f"language-model runs train with AdamW; got {cfg.train.optimizer.name!r}")
+    elif cfg.train.optimizer.name == "grassmann_sgd":
+        _require(arch == "gcr_resnet", "train.optimizer.name", "grassmann_sgd moves GCR class subspaces; use it with "
+                 "model.arch gcr_resnet (any head)")
     _check(cfg.train, TrainSchema, "train")
     _check(cfg.trainer, TrainerSchema, "trainer")
     _check(cfg.logger, LoggerSchema, "logger")

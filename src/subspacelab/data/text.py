@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from subspacelab.data.corpora import CORPORA, HF_PREFIX
 from subspacelab.data.mirror import ENV_VAR, DataUnavailableError, mirror_root
-from subspacelab.data.vision import ShuffledBatches
+from subspacelab.data.vision import ShuffledBatches, sharded_batches
 
 TOKENIZERS = ("bpe", "byte")
 EOT = "<|endoftext|>"
@@ -509,15 +509,8 @@ class LMDataModule(L.LightningDataModule):
             "n_val_blocks": len(self.val_set),
         }
 
-    def _world(self) -> tuple[int, int]:
-        trainer = getattr(self, "trainer", None)
-        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-
     def train_dataloader(self) -> DataLoader:
-        world, rank = self._world()
-        if self.batch_size % world:
-            raise ValueError(f"data.batch_size={self.batch_size} is not divisible by the {world} DDP ranks")
-        sampler = ShuffledBatches(len(self.train_set), self.batch_size // world, self.shuffle_seed, world, rank)
+        sampler = sharded_batches(self, len(self.train_set), self.batch_size, self.shuffle_seed)
         skip, self.resume_skip = self.resume_skip, 0
         return DataLoader(self.train_set, sampler=SkipFirst(sampler, skip), batch_size=None)
 

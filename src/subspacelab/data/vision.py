@@ -160,6 +160,30 @@ def load_split(name: str, root: str | Path, train: bool) -> tuple[torch.Tensor, 
     return ds.data.unsqueeze(1), ds.targets.long()
 
 
+def check_classes(classes, info: DatasetInfo) -> list[int] | None:
+    """``classes`` as a list of distinct labels of ``info``'s dataset (None: all of them)."""
+    if classes is None:
+        return None
+    classes = [int(c) for c in classes]
+    if not classes or len(set(classes)) != len(classes) or not all(0 <= c < info.num_classes for c in classes):
+        raise ValueError(f"data.classes must be distinct labels in 0..{info.num_classes - 1}, got {classes}")
+    return classes
+
+
+def num_classes(info: DatasetInfo, classes: list[int] | None) -> int:
+    return info.num_classes if classes is None else len(classes)
+
+
+def select_classes(x: torch.Tensor, y: torch.Tensor, classes: list[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of ``classes`` (in their original order), relabelled by position in ``classes``."""
+    if classes is None:
+        return x, y
+    relabel = torch.full((int(y.max()) + 1,), -1, dtype=torch.long)
+    relabel[torch.tensor(classes)] = torch.arange(len(classes))
+    keep = relabel[y] >= 0
+    return x[keep], relabel[y[keep]]
+
+
 class ImageBatches(torch.utils.data.Dataset):
     """Indexing with a list of indices returns a whole float batch (no per-sample collate)."""
 
@@ -192,10 +216,22 @@ class ShuffledBatches(Sampler[list[int]]):
         return -(-len(self.inner) // self.batch_size)
 
 
+def sharded_batches(datamodule: L.LightningDataModule, n: int, batch_size: int, seed: int) -> ShuffledBatches:
+    """This rank's batches of a seeded shuffle of ``n`` items. ``batch_size`` is the global batch: each of the W
+    DDP ranks of the datamodule's trainer gets batch_size / W, and a batch the ranks cannot split is refused."""
+    trainer = getattr(datamodule, "trainer", None)
+    world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+    if batch_size % world:
+        raise ValueError(f"data.batch_size={batch_size} is not divisible by the {world} DDP ranks")
+    return ShuffledBatches(n, batch_size // world, seed, world, rank)
+
+
 class VisionDataModule(L.LightningDataModule):
     """A fixed, seeded split of an image dataset.
 
     ``batch_size`` is the global batch: under DDP each of the W ranks gets batch_size / W.
+    ``classes`` keeps only those classes (in every split) and relabels them 0..len(classes)-1 in the
+    order given; ``train_size``, ``val_size`` and ``test_size`` then count images of those classes.
     """
 
     def __init__(
@@ -210,14 +246,20 @@ class VisionDataModule(L.LightningDataModule):
         test_size: int | None = None,
         split_seed: int = 0,
         shuffle_seed: int = 0,
+        classes: list[int] | None = None,
     ):
         super().__init__()
         self.info = _info(name)
+        self.classes = check_classes(classes, self.info)
         self.name, self.root, self.mirror = name, root, mirror
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
         self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
         self.provenance: dict = {}
+
+    @property
+    def num_classes(self) -> int:
+        return num_classes(self.info, self.classes)
 
     def prepare_data(self) -> None:
         prepare_dataset(self.name, self.root, self.mirror)
@@ -226,29 +268,22 @@ class VisionDataModule(L.LightningDataModule):
         if hasattr(self, "train_set"):
             return
         self.provenance = prepare_dataset(self.name, self.root, self.mirror)
-        x, y = load_split(self.name, self.root, train=True)
+        x, y = select_classes(*load_split(self.name, self.root, train=True), self.classes)
         perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.split_seed))
         val_idx, train_idx = perm[: self.val_size], perm[self.val_size :]
         if self.train_size is not None:
             train_idx = train_idx[: self.train_size]
         self.train_set = ImageBatches(x[train_idx], y[train_idx])
         self.val_set = ImageBatches(x[val_idx], y[val_idx])
-        tx, ty = load_split(self.name, self.root, train=False)
+        tx, ty = select_classes(*load_split(self.name, self.root, train=False), self.classes)
         if self.test_size is not None:  # a seeded random subset: some copies are sorted by class
             keep = torch.randperm(len(ty), generator=torch.Generator().manual_seed(self.split_seed))
             keep = keep[: self.test_size].sort().values
             tx, ty = tx[keep], ty[keep]
         self.test_set = ImageBatches(tx, ty)
 
-    def _world(self) -> tuple[int, int]:
-        trainer = getattr(self, "trainer", None)
-        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-
     def train_dataloader(self) -> DataLoader:
-        world, rank = self._world()
-        if self.batch_size % world:
-            raise ValueError(f"data.batch_size={self.batch_size} is not divisible by the {world} DDP ranks")
-        sampler = ShuffledBatches(len(self.train_set), self.batch_size // world, self.shuffle_seed, world, rank)
+        sampler = sharded_batches(self, len(self.train_set), self.batch_size, self.shuffle_seed)
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
     def _eval_loader(self, ds) -> DataLoader:

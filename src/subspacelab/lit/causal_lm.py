@@ -29,7 +29,7 @@ class CausalLMModule(L.LightningModule):
         self.comm = AllReduceCounter()
         self.tokens_seen = 0
         self._val_sum = self._val_count = None
-        self.state_bytes: int | None = None
+        self.state_bytes: int | None = None  # the optimizer's state at the end of training (on_train_end)
         self.batches_this_epoch = 0  # checkpointed: a resumed run skips them (LMDataModule.resume_skip)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,8 +103,6 @@ class CausalLMModule(L.LightningModule):
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         self.recipe.after_step(int(self.global_step) + 1, optimizer)  # global_step counts this step after the hook
-        if self.state_bytes is None:
-            self.state_bytes = optimizer_state_bytes(optimizer)
 
     def on_train_start(self):
         from torch.nn.parallel import DistributedDataParallel

@@ -207,13 +207,12 @@ class SwitchLoRA(LoRAOnly):
         self.controller = None
 
     def prepare(self, model: nn.Module) -> None:
-        from subspacelab.lowrank.switchlora import SwitchLoRAController, SwitchLoRALinear
+        from subspacelab.lowrank.switchlora import SwitchLoRAController, inject_switchlora, switchlora_layers
 
-        inject_lora(model, self.targets, r=self.r, alpha=self.alpha, init="switchlora", seed=self.seed,
-                    layer_cls=SwitchLoRALinear)
-        layers = [layer for _, layer in lora_layers(model)]
+        inject_switchlora(model, self.targets, r=self.r, alpha=self.alpha, seed=self.seed)
         self.controller = SwitchLoRAController(
-            layers, base_interval=self.interval, descent_rate=self.descent_rate, total_steps=self.total_steps,
+            switchlora_layers(model), base_interval=self.interval, descent_rate=self.descent_rate,
+            total_steps=self.total_steps,
             warm_steps=self.adam_warm_step, seed=self.seed)
 
     def optimizer(self, model, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):

@@ -33,7 +33,3 @@ def cosine_with_restarts(step: int, total_steps: int, warmup_steps: int, restart
         peak = _cosine((end_of_warmup - warmup_steps) / max(1, total_steps - warmup_steps), min_lr_ratio)
         return since_restart / max(1, restart_warmup_steps) * peak
     return _cosine((step - warmup_steps) / max(1, total_steps - warmup_steps), min_lr_ratio)
-
-
-def constant(step: int, **_) -> float:
-    return 1.0

@@ -17,6 +17,7 @@ NON_RESULT_TRAINER_KEYS = ("enable_progress_bar", "log_every_n_steps", "num_thre
 # Options added after runs were recorded: at these values they change nothing, so they are left out of
 # the fingerprint (runs recorded before the option existed keep their fingerprints).
 NEUTRAL_DEFAULTS = {
+    "data": {"classes": None},
     "trainer": {"max_steps": -1, "val_check_interval": None, "gradient_clip_val": None},
     "train": {"schedule": {"warmup_steps": 0, "min_lr_ratio": 1.0}},
 }
