@@ -27,12 +27,7 @@ from subspacelab.numerics import union_of_subspaces as uos
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _mog_mixture(n=10, seed=0) -> LowRankGaussianMixture:

@@ -8,18 +8,11 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from subspacelab.papers import molrg_diffusion as glue
 from subspacelab.reporting.claims import VERDICTS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # ----------------------------------------------------------------------------------------------
