@@ -95,3 +95,19 @@ def numerical_rank(J: Tensor, energy: float = 0.99) -> int:
     if float(acc[-1]) == 0.0:
         return 0
     return int((acc >= energy * acc[-1]).nonzero()[0, 0]) + 1
+
+
+def sliced_wasserstein(X: Tensor, Y: Tensor, projections: int = 256, seed: int = 0, quantiles: int = 200) -> float:
+    """Sliced 2-Wasserstein distance between the empirical distributions of the rows of X and Y:
+    sqrt(E_θ W2²(θᵀX, θᵀY)) over ``projections`` directions θ uniform on the sphere, each 1-D W2² from
+    ``quantiles`` matched quantiles (so X and Y may have different sizes)."""
+    X, Y = X.to(DTYPE), Y.to(DTYPE)
+    if X.shape[1] != Y.shape[1] or min(X.shape[0], Y.shape[0]) < 1:
+        raise ValueError("sliced_wasserstein: need non-empty samples of the same dimension")
+    gen = torch.Generator().manual_seed(int(seed))
+    theta = torch.randn(X.shape[1], projections, generator=gen, dtype=DTYPE)
+    theta = theta / theta.norm(dim=0, keepdim=True)
+    q = (torch.arange(quantiles, dtype=DTYPE) + 0.5) / quantiles
+    qx = torch.quantile(X @ theta, q, dim=0)
+    qy = torch.quantile(Y @ theta, q, dim=0)
+    return float(((qx - qy) ** 2).mean().sqrt())

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from subspacelab.diffusion.stiefel import orthonormality_error, project_to_tangent_, qr_retract_
 from subspacelab.numerics.union_of_subspaces import haar_orthogonal
 
 LOG_2PI = math.log(2 * math.pi)
@@ -240,20 +241,13 @@ class LowRankMoLRGDenoiser(nn.Module):
         out = (sc / (sc**2 + gc**2)) * out  # (R, B, n)
         return out[0] if self.replicas == 1 else out
 
-    @torch.no_grad()
     def project_gradients(self) -> None:
         for U in self.U:
-            if U.grad is not None:
-                UtG = U.transpose(-1, -2) @ U.grad
-                U.grad -= U @ (0.5 * (UtG + UtG.transpose(-1, -2)))
+            project_to_tangent_(U)
 
-    @torch.no_grad()
     def retract(self) -> None:
         for U in self.U:
-            Q, R = torch.linalg.qr(U)
-            signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
-            signs[signs == 0] = 1.0
-            U.copy_(Q * signs.unsqueeze(-2))
+            qr_retract_(U)
 
     @torch.no_grad()
     def keep(self, r: int) -> LowRankMoLRGDenoiser:
@@ -265,8 +259,6 @@ class LowRankMoLRGDenoiser(nn.Module):
     def bases(self, r: int = 0) -> list[Tensor]:
         return [U[r].detach().to(torch.float64).clone() for U in self.U]
 
-    @torch.no_grad()
     def orthonormality_error(self) -> float:
         """max over replicas and k of ||U_kᵀU_k − I||_max."""
-        return max(float((U.transpose(-1, -2) @ U - torch.eye(U.shape[-1], dtype=U.dtype)).abs().max())
-                   for U in self.U)
+        return max(orthonormality_error(U) for U in self.U)

@@ -204,5 +204,6 @@ def top_subspace(X: Tensor, d: int) -> Tensor:
     n = X.shape[1]
     if X.shape[0] == 0:
         return torch.eye(n, d, dtype=DTYPE)
-    U, _, _ = torch.linalg.svd(X.T, full_matrices=True)
+    # full left factor (n x n) either way; the thin SVD avoids the N x N right factor when N >= n
+    U, _, _ = torch.linalg.svd(X.T, full_matrices=X.shape[0] < n)
     return U[:, :d].contiguous()
