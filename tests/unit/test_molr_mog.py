@@ -76,7 +76,7 @@ def test_true_parameters_give_the_optimal_denoiser():
     bases = random_bases(16, [4, 4], seed=1)
     truth = molr_mog_truth(bases, 3, 3.0, 0.5, seed=2)
     m = MoLRMoGDenoiser(16, 2, 4, 3)
-    means = torch.stack([torch.stack([bases[k].T @ truth.means[3 * k + l] for l in range(3)]) for k in range(2)])
+    means = torch.stack([torch.stack([bases[k].T @ truth.means[3 * k + j] for j in range(3)]) for k in range(2)])
     m.set_parameters(bases=torch.stack(bases), latent_means=means, latent_factors=0.5 * torch.eye(4).expand(2, 3, 4, 4),
                      logits=torch.zeros(2, 3))
     x = torch.randn(20, 16, dtype=torch.float64)
