@@ -7,6 +7,8 @@ generated and committed; ``--check`` fails when it is out of date with the contr
 
 from __future__ import annotations
 
+import shlex
+
 import argparse
 import sys
 from pathlib import Path
@@ -54,7 +56,7 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
         run_dir = str(cfg.run_dir)
         choices = composer.choices(full)
         items[f"{scale}-{Path(run_dir).name}"] = {
-            "args": " ".join([*user[:2], *settings, *point]),
+            "args": " ".join(shell_safe(o) for o in [*user[:2], *settings, *point]),
             "run_dir": run_dir,
             "data": choices["data"],
             "prepared": data_record(cfg),
@@ -63,6 +65,12 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
             "task": task_of(cfg),
         }
     return items
+
+
+def shell_safe(override: str) -> str:
+    """An override as one shell word: DVC runs ``cmd`` through a shell, where an unquoted dict value such as
+    ``x={a:{b:1},c:{d:2}}`` would be brace-expanded into two words. Other overrides are left as written."""
+    return shlex.quote(override) if "{" in override else override
 
 
 def data_record(cfg) -> str:
