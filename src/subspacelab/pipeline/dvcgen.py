@@ -7,9 +7,8 @@ generated and committed; ``--check`` fails when it is out of date with the contr
 
 from __future__ import annotations
 
-import shlex
-
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
