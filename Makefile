@@ -60,11 +60,12 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests bench
 
-bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis toolkit (DSE < 1 s), LoRA vs peft, SwitchLoRA overhead
+bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis toolkit (DSE < 1 s), LoRA vs peft, SwitchLoRA overhead, CoSO step overhead
 	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json
 	$(PY) bench/analysis.py --out bench/results/analysis.json
 	$(PY) bench/lowrank.py --out bench/results/lowrank.json
 	$(PY) bench/grassmann.py --out bench/results/grassmann_scaling.json
+	$(PY) bench/coso.py --out bench/results/coso.json
 
 clean: ## remove caches, logs and smoke runs (keeps .venv, data/ and the committed cpu-scale runs)
 	rm -rf outputs multirun wandb lightning_logs .pytest_cache .ruff_cache runs/*/smoke reports/*/smoke
