@@ -128,22 +128,22 @@ def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[s
     }
 
 
-def paper_code(paper: str) -> list[str]:
-    """A paper's own source files (``subspacelab.papers.<id>`` and what it imports), if it has any."""
+def paper_code(paper: str, part: str) -> list[str]:
+    """The files ``subspacelab.papers.<paper>.<part>`` runs (itself and what it imports), less the run
+    machinery; empty when the paper has no such module."""
     import importlib.util
 
     from subspacelab.pipeline.codedeps import module_files
 
-    name = f"subspacelab.papers.{paper}"
+    name = f"subspacelab.papers.{paper}.{part}"
     if importlib.util.find_spec(name) is None:
         return []
     return [f for f in module_files(name) if f not in EXPERIMENT_CODE]
 
 
-def _has_analyze(paper: str) -> bool:
-    from subspacelab.papers import paper_module
-
-    return hasattr(paper_module(paper), "analyze")
+# The report stage reads the registry too, but only to find this paper: a paper added to it changes no report.
+REPORT_CODE = ["src/subspacelab/reporting", "src/subspacelab/pipeline/report.py", "src/subspacelab/papers/spec.py"]
+EVALUATE_CODE = ["src/subspacelab/pipeline/evaluate.py", "src/subspacelab/pipeline/context.py"]
 
 
 def stages(paper: str) -> dict:
@@ -154,28 +154,34 @@ def stages(paper: str) -> dict:
         scale_items = _items(paper, scale, composer)
         items.update(scale_items)
         per_scale[scale] = [f"{it['run_dir']}/metrics.json" for it in scale_items.values()]
+    from subspacelab.config.contract import check
+    from subspacelab.papers import registry
+
+    check(paper)
     experiment = contract.get("kind") == "experiment"
-    code = paper_code(paper)
-    analyzes = bool(code) and not experiment and _has_analyze(paper)
-    reads_models = analyzes and _task(items) == "classification"  # an LM analysis builds its own models
+    run_code = paper_code(paper, "experiment") if experiment else []
+    analysis = paper_code(paper, "analysis") if registry.get(paper).analysis else []
+    report_code = sorted(f for f in {*paper_code(paper, "claims"), *paper_code(paper, "figures")}
+                         if f not in REPORT_CODE and not f.startswith("src/subspacelab/reporting/"))
+    notes = [f"src/subspacelab/papers/{paper}/NOTES.md"] if registry.get(paper).notes() else []
+    reads_models = bool(analysis) and not experiment and _task(items) == "classification"  # an LM analysis builds its own
     datasets = list(contract.get("datasets") or [])  # an experiment that reads prepared datasets names them
-    out: dict = {"train": _experiment_stage(items, paper, code, datasets) if experiment else _training_stage(items)}
+    out: dict = {"train": _experiment_stage(items, paper, run_code, datasets) if experiment else _training_stage(items)}
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
         out[f"evaluate-{scale}"] = {
             "cmd": f"python -m subspacelab.pipeline.evaluate --paper {paper} --scale {scale}",
             "wdir": "../..",
-            "deps": ["src/subspacelab/pipeline/evaluate.py", *metrics,
+            "deps": [*EVALUATE_CODE, *metrics,
                      *([m.replace("metrics.json", "model.pt") for m in metrics] if reads_models else []),
-                     *(code if analyzes else [])],
+                     *analysis],
             "outs": [{results: {"cache": False}}],
         }
         rdir = f"reports/{paper}" if scale == "cpu" else f"reports/{paper}/{scale}"
         out[f"report-{scale}"] = {
             "cmd": f"python -m subspacelab.pipeline.report --paper {paper} --scale {scale}",
             "wdir": "../..",
-            "deps": [results, f"conf/paper/{paper}.yaml", "src/subspacelab/reporting",
-                     "src/subspacelab/pipeline/report.py", *code],
+            "deps": [results, f"conf/paper/{paper}.yaml", *REPORT_CODE, *report_code, *notes],
             "outs": [{f"{rdir}/comparison.md": {"cache": False}}],
             "metrics": [{f"{rdir}/comparison.json": {"cache": False}}],
         }

@@ -1,5 +1,5 @@
 """``python -m subspacelab.pipeline.evaluate --paper P --scale S``: gather every run's metrics into one table
-(and, for a paper whose module defines ``analyze``, the rows of its analysis of the finished runs).
+(and, for a paper with an analysis, the rows its ``analyze(ctx)`` makes of the finished runs).
 
 Runs are found by their ``metrics.json`` under ``runs/<paper>/<scale>/``, so runs made by Hydra
 multirun or on a cluster count as much as the DVC grid's; a planned run that is missing is listed.
@@ -11,7 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from subspacelab.papers import paper_module
+from subspacelab.papers import registry
+from subspacelab.pipeline.context import Context
 from subspacelab.pipeline.runinfo import write_json
 
 
@@ -29,9 +30,9 @@ def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True
         have = {r["run_name"] for r in rows}
         missing = [p.run_name for p in plan(paper, scale) if p.run_name not in have]
     table = {"paper": paper, "scale": scale, "runs": rows, "missing": missing}
-    module = paper_module(paper)
-    if module is not None and hasattr(module, "analyze") and rows:
-        table["analysis"] = module.analyze(rows, base, scale)
+    spec = registry.get(paper)
+    if spec.analysis and rows:
+        table["analysis"] = spec.analyze(Context(paper, scale, rows, base))
     write_json(results_path(paper, scale, runs_root), table)
     print(f"[evaluate] {paper}/{scale}: {len(rows)} runs" + (f", {len(missing)} planned runs missing" if missing else ""))
     return table

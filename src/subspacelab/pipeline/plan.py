@@ -41,9 +41,12 @@ def grid_overrides(contract: DictConfig, scale: str) -> list[list[str]]:
 
 
 def plan(paper: str, scale: str) -> list[PlannedRun]:
-    """Every run of a paper at a scale, with the run directory each will write."""
+    """Every run of a paper at a scale, with the run directory each will write (the contract is validated
+    first: a misspelt rule or a missing field fails here, naming the key)."""
     from subspacelab.config.compose import CachedComposer, contract_overrides
+    from subspacelab.config.contract import check
 
+    check(paper)
     contract = load_contract(paper)
     composer = CachedComposer()
     out = []

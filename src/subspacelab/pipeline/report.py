@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from subspacelab.papers import paper_module
+from subspacelab.papers import registry
 from subspacelab.pipeline.evaluate import results_path
 from subspacelab.pipeline.runinfo import write_json
 from subspacelab.reporting import evaluate_claims
+from subspacelab.reporting.claims import counts
 from subspacelab.reporting.render import comparison_markdown
 
 REPORTS = Path("reports")
@@ -41,9 +41,6 @@ def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
     settings = plain(contract.scales[scale].get("settings"))
     base = plain(contract.get("settings"))
     notes.append(f"Settings of every run: {json.dumps(base)}; at this scale: {json.dumps(settings)}.")
-    if any(r.get("method") == "intrinsic" for r in rows):
-        notes.append("Accuracy is on the official test set after the last epoch, as in the paper's code.")
-        notes.append("Measured d_int: from the seed-averaged accuracy curve; per-seed values and their mean ± sd beside it.")
     return notes
 
 
@@ -57,21 +54,36 @@ def _log_to_wandb(paper: str, scale: str, claims: list[dict], plots: list[Path],
     os.environ.setdefault("WANDB_SILENT", "true")
     run = wandb.init(project="subspacelab", group=paper, job_type="report", name=f"report-{paper}-{scale}",
                      dir=str(runs_dir), mode=wandb_mode(None), reinit=True)
-    table = wandb.Table(columns=["claim", "paper", "measured", "verdict"])
+    table = wandb.Table(columns=["claim", "kind", "flags", "paper", "measured", "verdict"])
     for c in claims:
-        table.add_data(c["id"], str(c["paper_value"]), json.dumps(c["measured"], default=str)[:500], c["verdict"])
+        table.add_data(c["id"], c.get("kind"), ",".join(c.get("flags") or {}), str(c["paper_value"]),
+                       json.dumps(c["measured"], default=str)[:500], c["verdict"])
     run.log({"claims": table, **{p.stem: wandb.Image(str(p)) for p in plots}})
     run.finish()
 
 
-def update_index(reports_root: Path = REPORTS) -> Path:
-    """reports/README.md: every paper's verdicts at the cpu scale."""
-    lines = ["# Reports", "", "Verdicts per paper at the cpu scale (see each paper's `comparison.md`).", "",
-             "| paper | reproduced | partly | not reproduced | not run |", "|---|---|---|---|---|"]
+INDEX_HEADER = ("| paper | reproduced | partly | not reproduced | not run | flagged (reconstructed / post hoc / "
+                "stand-in) | project checks passed |")
+
+
+def index_rows(reports_root: Path = REPORTS) -> list[str]:
+    """One markdown row per paper with a cpu report: paper-claim verdicts, flags, and checks apart."""
+    lines = [INDEX_HEADER, "|---|---|---|---|---|---|---|"]
     for f in sorted(reports_root.glob("*/comparison.json")):
-        c = Counter(x["verdict"] for x in json.loads(f.read_text())["claims"])
-        lines.append(f"| [{f.parent.name}]({f.parent.name}/comparison.md) | {c['reproduced']} | {c['partly']} | "
-                     f"{c['not_reproduced']} | {c['not_run']} |")
+        n = counts(json.loads(f.read_text())["claims"])
+        p, fl, ch = n["paper"], n["flags"], n["check"]
+        flagged = " / ".join(str(fl.get(k, 0)) for k in ("reconstructed", "post_hoc", "stand_in"))
+        lines.append(f"| [{f.parent.name}]({f.parent.name}/comparison.md) | {p['reproduced']} | {p['partly']} | "
+                     f"{p['not_reproduced']} | {p['not_run']} | {flagged} | {ch['reproduced']} of {sum(ch.values())} |")
+    return lines
+
+
+def update_index(reports_root: Path = REPORTS) -> Path:
+    """reports/README.md: every paper's verdicts at the cpu scale, paper claims only; checks in their column."""
+    lines = ["# Reports", "", "Verdicts of the papers' own claims at the cpu scale (see each paper's `comparison.md`). "
+             "Project checks (time budgets, properties true by construction, sanity checks) are counted apart and "
+             "never as reproduced results; flags count paper claims whose verdict is qualified.", "",
+             *index_rows(reports_root)]
     out = reports_root / "README.md"
     out.write_text("\n".join(lines) + "\n")
     return out
@@ -79,7 +91,6 @@ def update_index(reports_root: Path = REPORTS) -> Path:
 
 def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = REPORTS, wandb_log: bool = True) -> dict:
     from subspacelab.config import compose
-    from subspacelab.reporting.plots import accuracy_vs_d
 
     cfg = compose([f"paper={paper}", f"scale={scale}"])
     contract = cfg.paper
@@ -87,11 +98,9 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
     rows = table["runs"] + table.get("analysis", [])  # a paper's analysis rows join its runs'
     out_dir = report_dir(paper, scale, reports_root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    module = paper_module(paper)
-    claims = evaluate_claims(contract.claims, rows, scale, getattr(module, "RULES", None))
-    plots = list(module.plots(rows, out_dir)) if module is not None and rows else []
-    for data in sorted({r["data"] for r in rows if r.get("method") == "intrinsic"}):
-        plots.append(accuracy_vs_d(rows, data, out_dir / f"accuracy_vs_d_{data}.png"))
+    spec = registry.get(paper)
+    claims = evaluate_claims(contract.claims, rows, scale, spec.rules())
+    plots = spec.figures(rows, out_dir) if rows else []
     perf_file = report_dir(paper, "cpu", reports_root) / "perf.json"
     perf = json.loads(perf_file.read_text()) if perf_file.is_file() else None
     meta = {
@@ -100,10 +109,10 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
         "arxiv": contract.get("arxiv"), "code": contract.get("code"),
         "n_runs": len(table["runs"]), "n_missing": len(table.get("missing", [])),
     }
-    notes = _notes(contract, scale, rows, getattr(module, "NOTES", ()))
-    tables = module.tables(rows) if module is not None and rows and hasattr(module, "tables") else None
+    notes = _notes(contract, scale, rows, spec.notes())
+    tables = spec.tables(rows) if rows else None
     discussion = report_dir(paper, "cpu", reports_root) / "discussion.md"
-    write_json(out_dir / "comparison.json", {**meta, "claims": claims, "notes": notes})
+    write_json(out_dir / "comparison.json", {**meta, "counts": counts(claims), "claims": claims, "notes": notes})
     (out_dir / "comparison.md").write_text(comparison_markdown(
         meta, claims, notes, [str(p) for p in plots], perf, rows, tables=tables,
         discussion=discussion.is_file(), out_dir=out_dir, reports_root=reports_root))
@@ -111,8 +120,9 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
         update_index(reports_root)
     if wandb_log:
         _log_to_wandb(paper, scale, claims, plots, Path(runs_root) / paper / scale)
-    counts = Counter(c["verdict"] for c in claims)
-    print(f"[report] {out_dir / 'comparison.md'}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    n = counts(claims)
+    said = ", ".join(f"{v} {k}" for k, v in n["paper"].items() if v)
+    print(f"[report] {out_dir / 'comparison.md'}: paper claims {said}; checks {sum(n['check'].values())}")
     return {"dir": str(out_dir), "claims": claims}
 
 

@@ -1,4 +1,4 @@
-"""Derive rules: from a table of run metrics to the quantity a paper reports.
+"""The intrinsic dimension of a table of runs: from accuracy-vs-d curves to d_int.
 
 Intrinsic dimension (Li et al., 2018): d_int is the smallest d of the grid whose accuracy reaches a
 threshold. The threshold is either ``frac`` x the full-space accuracy of the same data and model
@@ -8,7 +8,6 @@ for MNIST by passing baseline=1.0). No interpolation between grid points, as in 
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 
@@ -79,9 +78,3 @@ def dint(rows: list[dict], select: dict, threshold: dict) -> dict:
 
 def grid_steps_apart(grid: list[int], a: int, b: int) -> int:
     return abs(grid.index(a) - grid.index(b))
-
-
-def ratio(measured: float, paper: float) -> float:
-    if measured <= 0 or paper <= 0:
-        return math.inf
-    return max(measured / paper, paper / measured)

@@ -1,0 +1,42 @@
+"""Every registered paper conforms to the paper layer: its package declares a ``Paper``, its contract
+validates, its committed dvc.yaml is what the generator writes, and the verdicts committed in
+``reports/<id>/comparison.json`` are exactly what the report derives from the committed runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from subspacelab.config.contract import check
+from subspacelab.papers import registry
+from subspacelab.pipeline import dvcgen
+from subspacelab.reporting import evaluate_claims
+from subspacelab.reporting.claims import counts
+
+ROOT = Path(__file__).resolve().parents[2]
+PAPERS = registry.PAPER_IDS
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_contract_validates_and_every_claim_has_a_kind(paper):
+    contract = check(paper)
+    assert all(c["kind"] in ("paper", "check") for c in contract["claims"])
+    assert registry.get(paper).id == paper
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_committed_verdicts_are_rederived_from_the_committed_runs(paper):
+    committed = json.loads((ROOT / "reports" / paper / "comparison.json").read_text())
+    table = json.loads((ROOT / "runs" / paper / "cpu" / "results.json").read_text())
+    rows = table["runs"] + table.get("analysis", [])
+    contract = check(paper)
+    derived = evaluate_claims(contract["claims"], rows, "cpu", registry.get(paper).rules())
+    assert {c["id"]: c["verdict"] for c in derived} == {c["id"]: c["verdict"] for c in committed["claims"]}
+    assert {c["id"]: c["kind"] for c in derived} == {c["id"]: c["kind"] for c in committed["claims"]}
+    assert {c["id"]: c["flags"] for c in derived} == {c["id"]: c["flags"] for c in committed["claims"]}
+    assert committed["counts"] == counts(derived)
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_committed_dvc_yaml_is_generated(paper):
+    assert (ROOT / "pipelines" / paper / "dvc.yaml").read_text() == dvcgen.render(paper)
