@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
+.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,22 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests bench
+
+format: $(STAMP) ## ruff format the tree (and fix import order)
+	$(BIN)/ruff check --select I --fix -q src tests bench
+	$(BIN)/ruff format -q src tests bench
+
+check: $(STAMP) ## lint + format check + every contract validates and every pipelines/<id>/dvc.yaml is up to date (CI runs this first)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check -q src tests bench
+	$(PY) -m subspacelab.pipeline.check
+
+new-paper: $(STAMP) ## a new paper's skeleton: make new-paper ID=<id> KIND=training|experiment [TITLE="..."]
+	@test -n "$(ID)" || { echo "ID: missing; use make new-paper ID=<snake_case_id> KIND=training|experiment" >&2; exit 2; }
+	$(PY) -m subspacelab.pipeline.new_paper --id $(ID) --kind $(or $(KIND),experiment) $(if $(TITLE),--title "$(TITLE)")
+
+readme: $(STAMP) ## regenerate the README's papers table from reports/*/comparison.json
+	$(PY) -m subspacelab.pipeline.readme
 
 bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis toolkit (DSE < 1 s), LoRA vs peft, SwitchLoRA overhead, CoSO step overhead
 	$(PY) bench/projections.py --out reports/intrinsic_dimension/perf.json

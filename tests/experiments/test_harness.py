@@ -27,7 +27,8 @@ def test_wilson_interval_narrows_with_more_trials():
 
 
 def test_trial_seeds_are_stable_and_distinct():
-    assert trial_seed(0, "n", 32, 1) == trial_seed(0, "n", 32, 1)
+    # pinned: the first 4 bytes (little-endian, 31 bits) of sha256(repr((0, "n", 32, 1))); a change re-seeds every trial
+    assert trial_seed(0, "n", 32, 1) == 2089918427
     seeds = {trial_seed(0, i) for i in range(1000)}
     assert len(seeds) == 1000 and all(0 <= s < 2**31 for s in seeds)
     assert trial_seed(0, 1) != trial_seed(1, 1)

@@ -1,0 +1,38 @@
+"""``python -m subspacelab.pipeline.check``: every registered paper's contract validates and its committed
+``pipelines/<id>/dvc.yaml`` is what the generator writes. One line per problem; exit 2 if any."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from subspacelab.config.contract import ContractError, check
+from subspacelab.papers import registry
+from subspacelab.pipeline import dvcgen
+
+
+def problems(root: Path = Path(".")) -> list[str]:
+    out = []
+    for paper in registry.PAPER_IDS:
+        try:
+            check(paper)
+        except ContractError as err:
+            out.append(str(err))
+            continue
+        path = root / "pipelines" / paper / "dvc.yaml"
+        if not path.is_file() or path.read_text() != dvcgen.render(paper):
+            out.append(f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}")
+    return out
+
+
+def main() -> None:
+    found = problems()
+    for line in found:
+        print(line, file=sys.stderr)
+    if found:
+        raise SystemExit(2)
+    print(f"[check] {len(registry.PAPER_IDS)} contracts valid, their dvc.yaml files up to date")
+
+
+if __name__ == "__main__":
+    main()
