@@ -402,7 +402,8 @@ def loglog_regression(y, *xs, groups=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def loglog_slope(x, y) -> tuple[float, float, float]:
-    """Least-squares fit log y = b log x + c. Returns (b, standard error of b, c)."""
+    """Least-squares fit log y = b log x + c. Returns (b, standard error of b, c). Only the run's summary
+    metric ``slope_sensitivity`` uses it; verdicts and figures use ``reporting.stats.loglog_slope``."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     if lx.size < 2 or np.ptp(lx) == 0:
         return float("nan"), float("nan"), float("nan")

@@ -13,7 +13,8 @@ VERDICT_MARK = {"reproduced": "reproduced", "partly": "partly", "not_reproduced"
 def _fmt(measured) -> str:
     if measured is None:
         return "-"
-    return str(measured.get("value", measured.get("mean", "-")))
+    value = measured.get("value", measured.get("mean"))
+    return "-" if value is None else str(value)
 
 
 def _cell(text) -> str:

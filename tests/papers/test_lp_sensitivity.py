@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subspacelab.numerics import lp_sensitivity as lps
-from subspacelab.papers import lp_sensitivity as glue
+from subspacelab.papers.lp_sensitivity import PAPER, Experiment
+from subspacelab.papers.lp_sensitivity.claims import RULES, band_verdict, within_group_slope
+from subspacelab.papers.lp_sensitivity.figures import figures
+from subspacelab.reporting.stats import Slope
 
 
 def _gauss(n, d, seed=0):
@@ -238,7 +241,7 @@ def _tiny(**kw):
     base = dict(p=3.0, n=200, dims=[2, 3], mix=[0.0, 1.0], schemes=["sensitivity", "uniform"], reps=4,
                 m_points=6, n_random=50, n_sens_dirs=10, adv_starts=1, adv_steps=3, eps_target=0.4)
     base.update(kw)
-    return glue.Experiment(**base)
+    return Experiment(**base)
 
 
 @pytest.mark.parametrize("bad", [dict(p=0.5), dict(dims=[]), dict(mix=[2.0]), dict(schemes=["x"]), dict(reps=0),
@@ -261,41 +264,101 @@ def test_experiment_run_is_deterministic(tmp_path):
     json.dumps(a)  # serialisable
 
 
-def _fake_rows(exponent, p=3.0):
-    pts = []
-    for d in (2, 4, 8):
-        for t, S in enumerate((d, 1.5 * d, 2.2 * d)):
-            pts.append({"d": d, "t": float(t), "S": S, "scheme": "sensitivity", "m_star": 20 * S**exponent,
-                        "m_star_over_n": 0.1, "eps_target": 0.3})
-    return [{"experiment": {"p": p}, "seed": 0, "points": pts}]
+def _fake_rows(exponent, p=3.0, noise=0.0, seeds=(0,)):
+    """m* = 20 𝔖^exponent over three d and three 𝔖 per d; ``noise``: a fixed ± log-offset pattern."""
+    rows = []
+    for seed in seeds:
+        pts = []
+        for d in (2, 4, 8):
+            for t, S in enumerate((d, 1.5 * d, 2.2 * d)):
+                wiggle = math.exp(noise * (-1) ** (t + seed + d // 2) * (1 + t % 2))
+                pts.append({"d": d, "t": float(t), "S": S, "scheme": "sensitivity",
+                            "m_star": 20 * S**exponent * wiggle, "m_star_over_n": 0.1, "eps_target": 0.3})
+        rows.append({"experiment": {"p": p}, "seed": seed, "points": pts})
+    return rows
 
 
-@pytest.mark.parametrize("exponent,verdict", [(4 / 3, "reproduced"), (1.0, "partly"), (2.0, "not_reproduced")])
-def test_slope_rule_verdicts(exponent, verdict):
-    rule = glue.RULES["lp_slope_vs_total_sensitivity"]
-    for fit in ("pooled", "within_d"):
+@pytest.mark.parametrize("exponent,within,pooled", [(4 / 3, "reproduced", "partly"),
+                                                     (1.0, "not_reproduced", "not_reproduced"),
+                                                     (2.0, "not_reproduced", "not_reproduced")])
+def test_slope_rule_is_two_sided_and_caps_the_pooled_fit(exponent, within, pooled):
+    """An exact power law: a zero-width interval. Within d the exponent decides both ways (1.0 is below the
+    band 1.33 ± 0.25 and fails); the pooled fit is at most partly (family artefact)."""
+    rule = RULES["lp_slope_vs_total_sensitivity"]
+    for fit, verdict in (("within_d", within), ("pooled", pooled)):
         measured, v, _ = rule({"derive": {"p": 3.0, "tol": 0.25, "fit": fit}}, _fake_rows(exponent))
-        assert v == verdict
+        assert v == verdict, fit
         assert measured["slope"] == pytest.approx(exponent)
-    _, v, _ = rule({"derive": {"p": 4.0, "tol": 0.25}}, _fake_rows(exponent))
-    assert v == "not_run"
+        assert measured["below_exponent_by"] == pytest.approx(4 / 3 - exponent)
+    assert rule({"derive": {"p": 4.0, "tol": 0.25}}, _fake_rows(exponent)).verdict == "not_run"
 
 
-def test_below_general_bound_and_ratio_rules():
-    rows = _fake_rows(1.0)
-    m, v, _ = glue.RULES["lp_below_general_bound"]({"derive": {"ps": [3.0], "max_slope": 0.85}}, rows)
-    assert v == "reproduced" and m["slopes"]["3.0"] < 0.85
-    rows2 = _fake_rows(1.0)
-    rows2[0]["points"] += [{**q, "scheme": "lewis", "m_star": 2 * q["m_star"]} for q in rows2[0]["points"]]
-    m, v, _ = glue.RULES["lp_scheme_ratio"]({"derive": {"ps": [3.0], "scheme": "lewis", "reproduced_max": 1.1,
-                                                       "partly_max": 1.3}}, rows2)
-    assert v == "not_reproduced" and m["geomean_ratio"] == pytest.approx(2.0)
+def test_slope_rule_uses_the_interval():
+    """A noisy power law with the right exponent: the point slope is inside the band but its interval
+    sticks out of it, so the verdict is partly, not reproduced."""
+    rows = _fake_rows(4 / 3, noise=0.3)
+    m, v, _ = RULES["lp_slope_vs_total_sensitivity"]({"derive": {"p": 3.0, "tol": 0.25, "fit": "within_d"}}, rows)
+    assert abs(m["slope"] - 4 / 3) < 0.25 and (m["lo"] < 4 / 3 - 0.25 or m["hi"] > 4 / 3 + 0.25)
+    assert v == "partly"
 
 
-def test_plots_written(tmp_path):
+def test_band_verdict_both_sides():
+    def s(lo, hi):
+        return Slope((lo + hi) / 2, lo, hi, 0.0, 1.0, 10)
+
+    assert band_verdict(s(1.2, 1.4), 1.33, 0.25) == "reproduced"
+    assert band_verdict(s(0.9, 1.2), 1.33, 0.25) == "partly"
+    assert band_verdict(s(0.5, 1.0), 1.33, 0.25) == "not_reproduced"  # too slow fails too
+    assert band_verdict(s(1.6, 1.9), 1.33, 0.25) == "not_reproduced"
+
+
+def test_within_group_slope_matches_per_group_slopes():
+    """Same slope in every group, different intercepts: the fixed-effects fit recovers it exactly, with
+    n - 1 - #groups degrees of freedom (an interval of zero width on exact data)."""
+    S = np.array([1.0, 2.0, 4.0, 1.0, 2.0, 4.0])
+    g = np.array([0, 0, 0, 1, 1, 1])
+    y = np.where(g == 0, 3.0, 50.0) * S**0.7
+    sl = within_group_slope(S, y, g)
+    assert sl.slope == pytest.approx(0.7) and sl.hi - sl.lo == pytest.approx(0.0, abs=1e-9) and sl.n == 6
+    assert within_group_slope([1.0, 2.0], [1.0, 2.0], [0, 1]) is None  # not identifiable
+
+
+def test_below_general_bound_is_an_upper_bound():
+    rule = RULES["lp_below_general_bound"]
+    m, v, _ = rule({"derive": {"ps": [3.0]}}, _fake_rows(1.0))  # m* ∝ 𝔖: slope 0.53 against 𝔖·d
+    assert v == "reproduced" and m["slopes"]["3.0"]["hi"] < 1.0
+    assert m["below_bound_by"]["3.0"] == pytest.approx(1 - m["slopes"]["3.0"]["slope"])
+    _, v, _ = rule({"derive": {"ps": [3.0]}}, _fake_rows(3.0))  # faster than 𝔖·d: the bound fails
+    assert v == "not_reproduced"
+    assert rule({"derive": {"ps": [4.0]}}, _fake_rows(1.0)).verdict == "not_run"
+
+
+def test_scheme_ratio_is_paired_and_noise_aware():
+    rule = RULES["lp_scheme_ratio"]
+    claim = {"derive": {"ps": [3.0], "scheme": "lewis", "reproduced_max": 1.1, "partly_max": 1.3}}
+
+    def with_ratio(factors):
+        rows = _fake_rows(1.0)
+        pts = rows[0]["points"]
+        pts += [{**q, "scheme": "lewis", "m_star": f * q["m_star"]} for q, f in zip(pts, factors, strict=True)]
+        return rows
+
+    m, v, _ = rule(claim, with_ratio([2.0] * 9))
+    assert v == "not_reproduced" and m["geomean_ratio"] == pytest.approx(2.0) and m["n"] == 9
+    m, v, _ = rule(claim, with_ratio([1.0] * 9))
+    assert v == "reproduced" and m["hi"] == pytest.approx(1.0)
+    m, v, _ = rule(claim, with_ratio([0.8, 1.3] * 4 + [1.05]))  # mean near 1.03, interval above 1.1
+    assert m["geomean_ratio"] < 1.1 < m["hi"] and v == "partly"
+    assert rule({"derive": {**claim["derive"], "scheme": "uniform"}}, _fake_rows(1.0)).verdict == "not_run"
+
+
+def test_figures_and_notes(tmp_path):
     e = _tiny()
     row = e.run(1, None)
     row.update(experiment=dataclasses.asdict(e), seed=1)
-    paths = glue.plots([row], tmp_path)
-    assert len(paths) == 2 and all(p.exists() and p.stat().st_size > 0 for p in paths)
-    assert glue.NOTES
+    paths = figures([row], tmp_path)
+    assert [p.name for p in paths] == ["lp_sensitivity_mstar_vs_S.png", "lp_sensitivity_distortion_curves.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert figures([], tmp_path) == []
+    notes = PAPER.notes()
+    assert len(notes) == 9 and any("pooled" in n for n in notes)

@@ -422,7 +422,7 @@ def test_experiment_run_is_deterministic_and_independent_of_n_jobs(tmp_path):
 
 
 def test_rules_on_synthetic_rows():
-    from subspacelab.papers.sparse_regression import RULES
+    from subspacelab.papers.sparse_regression.claims import RULES
 
     def row(design, support, values, n_eps_at, kappa=1.0, d=100):
         pts = []
@@ -449,17 +449,42 @@ def test_rules_on_synthetic_rows():
     claim = {"derive": {"rule": "support_gap", "method": "lasso_cv", "factor": 2,
                         "pairs": [{"random": {"design": "random_walk", "support": "random"},
                                    "adversarial": {"design": "random_walk", "support": "adversarial"}}]}}
-    assert RULES["support_gap"](claim, rows)[1] == "reproduced"
-    assert RULES["not_implemented"]({"derive": {}}, rows)[1] == "not_reproduced"
+    measured, v, note = RULES["support_gap"](claim, rows)
+    assert v == "partly" and measured["n"] == 1 and "at most partly" in note  # one seed per arm
+    rows2 = rows + [{**r, "seed": 1} for r in rows]
+    assert RULES["support_gap"](claim, rows2)[1] == "reproduced"  # two seeds, the gap on every pair
+    rows3 = [r for r in rows2 if r["experiment"]["support"] == "random" or r["seed"] == 0]
+    assert RULES["support_gap"](claim, rows3)[1] == "partly"  # adversarial arm has one seed: capped
+    measured, v, note = RULES["not_implemented"]({"derive": {}}, rows)
+    assert v == "not_run" and note.startswith("not implemented") and measured["value"] is None
     assert RULES["n_eps_small"]({"derive": {**claim["derive"], "select": {"design": "x"},
                                             "reproduced_max_frac": 1, "partly_max_frac": 1}}, rows)[1] == "not_run"
 
 
-def test_plots_write_pngs(tmp_path):
-    from subspacelab.papers.sparse_regression import Experiment, plots
+def test_figures_and_table_show_the_measured_n_eps(tmp_path):
+    """The N_eps table and the plotted N_eps/d come from the pooled success rates: hand-made rows with
+    known crossings give known cells."""
+    from subspacelab.papers.sparse_regression.figures import figures, n_eps_by_config, tables
 
-    exp = Experiment(d=20, k=2, n_grid=[8, 16, 32], trials=2, cv_folds=2)
-    m = exp.run(0, None)
-    row = {**m, "seed": 0, "experiment": exp.config()}
-    paths = plots([row], tmp_path)
-    assert len(paths) == 2 and all(p.exists() and p.stat().st_size > 1000 for p in paths)
+    def row(design, support, reach, kappa=1.0):
+        pts = []
+        for n in [10, 50, 100, 200]:
+            for m, at in reach.items():
+                ok = at is not None and n >= at
+                pts.append({"n": n, "method": m, "successes": 8 if ok else 1, "trials": 8,
+                            "success_rate": 1.0 if ok else 0.125, "median_err": 0.05 if ok else 0.5})
+        return {"d": 100, "k": 3, "sigma": 0.5, "eps": 0.125, "points": pts, "seed": 0,
+                "experiment": {"design": design, "kappa": kappa, "support": support, "values": "worst"}}
+
+    rows = [row("gaussian", "random", {"lasso": 50, "oracle": 10}),
+            row("random_walk", "adversarial", {"lasso": None, "oracle": 10})]
+    table = n_eps_by_config(rows)
+    assert list(table) == [("gaussian", 1.0, "random", "worst"), ("random_walk", 1.0, "adversarial", "worst")]
+    assert table[("gaussian", 1.0, "random", "worst")]["lasso"]["frac"] == pytest.approx(0.5)
+    assert table[("random_walk", 1.0, "adversarial", "worst")]["lasso"]["n_eps"] is None
+    md = tables(rows)
+    assert "| gaussian, random support, worst values | 0.5 | 0.1 |" in md
+    assert "| random_walk, adversarial support, worst values | >2 | 0.1 |" in md
+    assert tables([]) == "" and figures([], tmp_path) == []
+    paths = figures(rows, tmp_path)
+    assert [p.name for p in paths] == ["sparse_regression_error_vs_n.png", "sparse_regression_n_eps.png"]
