@@ -13,6 +13,9 @@ Generated samples g_j against the true bases U*_k and the training set {x_i}:
 
 Denoiser Jacobians: J = ∂D(x_t)/∂x_t at points x_t = s x_0 + γ ε; numerical rank = the smallest r with
 sqrt(Σ_{i<=r} σ_i²) >= ``energy`` · ||J||_F (the rule of the official edm/jacobian.py, energy 0.99).
+
+Sample quality without a known truth: ``sliced_wasserstein`` between two sample sets, ``frechet_distance``
+between Gaussian fits of two feature sets (the FID formula, in any feature space).
 """
 
 from __future__ import annotations
@@ -111,3 +114,15 @@ def sliced_wasserstein(X: Tensor, Y: Tensor, projections: int = 256, seed: int =
     qx = torch.quantile(X @ theta, q, dim=0)
     qy = torch.quantile(Y @ theta, q, dim=0)
     return float(((qx - qy) ** 2).mean().sqrt())
+
+
+def frechet_distance(A: Tensor, B: Tensor) -> float:
+    """||μ_A − μ_B||² + tr(Σ_A + Σ_B − 2 (Σ_A Σ_B)^{1/2}) between Gaussian fits of the rows of A and B.
+    tr (Σ_A Σ_B)^{1/2} = Σ sqrt(λ_i(Σ_A Σ_B)): the eigenvalues of a product of two PSD matrices are real and
+    >= 0 (round-off clipped), which also holds when the covariances are singular (fewer samples than features)."""
+    a, b = A.double().numpy(), B.double().numpy()
+    ma, mb = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    lam = np.clip(np.linalg.eigvals(ca @ cb).real, 0.0, None)
+    return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(lam).sum())
+

@@ -15,6 +15,7 @@ from subspacelab.diffusion.ksubspaces import ksubspaces
 from subspacelab.diffusion.metrics import (
     coverage_error,
     denoiser_jacobian,
+    frechet_distance,
     generation_report,
     memorised,
     numerical_rank,
@@ -392,3 +393,17 @@ def test_mlp_denoiser_shape_size_and_learning():
     losses.train_denoiser(small, X, levels, losses.TrainConfig(steps=200, lr=1e-2, batch=64, seed=0))
     with torch.no_grad():
         assert float(losses.denoising_loss(small, b)) < 0.7 * before
+
+
+def test_frechet_distance_matches_the_gaussian_closed_form_and_scipy():
+    from scipy import linalg
+
+    rng = np.random.default_rng(0)
+    A = torch.from_numpy(rng.standard_normal((3000, 5)))
+    B = torch.from_numpy(rng.standard_normal((3000, 5)) @ np.diag([1, 1, 2, 1, 1]) + 1.0)
+    a, b = A.numpy(), B.numpy()
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * linalg.sqrtm(ca @ cb).real)
+    assert frechet_distance(A, B) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance(A, B) == pytest.approx(5 + (2 - 1) ** 2, rel=0.1)  # ||Δμ||² + (σ_B − σ_A)²
+    assert frechet_distance(A, A) == pytest.approx(0.0, abs=1e-8)

@@ -1,4 +1,4 @@
-"""Glue for Yang, Li, Jiang, Chen, Li, "Multi-Subspace Multi-Modal Modeling for Diffusion Models: Estimation,
+"""The run of Yang, Li, Jiang, Chen, Li, "Multi-Subspace Multi-Modal Modeling for Diffusion Models: Estimation,
 Convergence and Mixture of Experts" (arXiv 2601.01475, ICLR 2026). No official code.
 
 Two parts (``part``), one run each per seed:
@@ -29,7 +29,6 @@ space to real test digits, and the samples' diversity relative to real digits.
 from __future__ import annotations
 
 import base64
-import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from subspacelab.diffusion.losses import NoiseLevels, TrainConfig, train_denoiser
-from subspacelab.diffusion.metrics import sliced_wasserstein
+from subspacelab.diffusion.metrics import frechet_distance, sliced_wasserstein
 from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, molr_mog_truth, subspace_start, warm_start
 from subspacelab.diffusion.samplers import sample as draw_samples
@@ -50,8 +49,6 @@ from subspacelab.numerics.union_of_subspaces import random_bases
 
 PARTS = ("synthetic", "mnist")
 MODELS = ("mog", "gaussian", "mlp")
-LABELS = {"mog": "MoE-latent MoG (paper)", "gaussian": "MoE-latent Gaussian (MoLRG)", "mlp": "MLP score"}
-COLORS = {"mog": "tab:blue", "gaussian": "tab:orange", "mlp": "tab:red", "pca_ceiling": "tab:gray"}
 
 
 @dataclass
@@ -253,17 +250,6 @@ def train_classifier(X: Tensor, y: Tensor, epochs: int, seed: int) -> DigitClass
     return clf.eval()
 
 
-def frechet_distance(A: Tensor, B: Tensor) -> float:
-    """||μ_A − μ_B||² + tr(Σ_A + Σ_B − 2 (Σ_A Σ_B)^{1/2}) between Gaussian fits of the rows of A and B.
-    tr (Σ_A Σ_B)^{1/2} = Σ sqrt(λ_i(Σ_A Σ_B)): the eigenvalues of a product of two PSD matrices are real and
-    >= 0 (round-off clipped), which also holds when the covariances are singular (fewer samples than features)."""
-    a, b = A.double().numpy(), B.double().numpy()
-    ma, mb = a.mean(0), b.mean(0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    lam = np.clip(np.linalg.eigvals(ca @ cb).real, 0.0, None)
-    return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(lam).sum())
-
-
 def _pairwise_spread(X: Tensor) -> float:
     return float(torch.pdist(X.double()).mean()) if X.shape[0] > 1 else 0.0
 
@@ -271,10 +257,6 @@ def _pairwise_spread(X: Tensor) -> float:
 def _encode_grid(images: Tensor) -> dict:
     arr = (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     return {"shape": list(arr.shape), "b64": base64.b64encode(arr.tobytes()).decode()}
-
-
-def decode_grid(blob: dict) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(blob["b64"]), dtype=np.uint8).reshape(blob["shape"])
 
 
 def _mnist(exp: Experiment, seed: int) -> dict:
@@ -362,324 +344,3 @@ def _judge(clf: DigitClassifier, S: Tensor, labels: Tensor, real: Tensor) -> dic
     return {"intended_prob": float(intended.mean()), "accuracy": float((logits.argmax(1) == labels).double().mean()),
             "feature_fd": frechet_distance(clf.features(S.float()), clf.features(real.float())),
             "diversity_ratio": spread}
-
-
-# ----------------------------------------------------------------------------------------------
-# aggregation
-# ----------------------------------------------------------------------------------------------
-def synthetic_rows(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r.get("part") == "synthetic" and "points" in r]
-
-
-def mnist_rows(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r.get("part") == "mnist"]
-
-
-def error_table(rows: list[dict], model: str, metric: str = "score_error") -> dict[int, dict[int, float]]:
-    """D -> n -> median over seeds of ``model``'s ``metric``."""
-    vals: dict[int, dict[int, list[float]]] = {}
-    for r in synthetic_rows(rows):
-        for p in r["points"]:
-            key = f"{model}_{metric}"
-            if key in p:
-                vals.setdefault(int(r["ambient"]), {}).setdefault(int(p["n"]), []).append(float(p[key]))
-    return {D: {n: statistics.median(v) for n, v in sorted(byn.items())} for D, byn in sorted(vals.items())}
-
-
-def loglog_slope(xs, ys) -> float:
-    slope, _ = np.polyfit(np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), 1)
-    return float(slope)
-
-
-def _geo_mean(v) -> float:
-    return float(math.exp(statistics.fmean(math.log(x) for x in v)))
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.3g}"
-
-
-# ----------------------------------------------------------------------------------------------
-# derive rules
-# ----------------------------------------------------------------------------------------------
-def _ratio_cells(claim: dict, rows: list[dict]):
-    """Median ``model`` error / median ``baseline`` error in every (D, n) cell with n >= ``min_n``.
-    reproduced: every ratio <= ``max_ratio``; partly: at least half of them; not_reproduced: fewer."""
-    dv = claim["derive"]
-    metric = dv.get("metric", "score_error")
-    a, b = error_table(rows, dv["model"], metric), error_table(rows, dv["baseline"], metric)
-    ratios = {(D, n): a[D][n] / b[D][n] for D in a if D in b for n in a[D]
-              if n in b[D] and n >= int(dv.get("min_n", 0)) and b[D][n] > 0}
-    if not ratios:
-        return {"value": "n/a"}, "not_run", f"no cells with both {dv['model']} and {dv['baseline']}"
-    good = sum(v <= float(dv["max_ratio"]) for v in ratios.values())
-    measured = {"value": f"{good}/{len(ratios)} cells with ratio <= {dv['max_ratio']:g} (median ratio "
-                         f"{statistics.median(ratios.values()):.3g}, max {max(ratios.values()):.3g})",
-                "ratios": {f"D={D},n={n}": v for (D, n), v in ratios.items()}}
-    verdict = "reproduced" if good == len(ratios) else "partly" if good >= len(ratios) / 2 else "not_reproduced"
-    return measured, verdict, f"{metric} of {LABELS[dv['model']]} / {LABELS[dv['baseline']]}, medians over seeds"
-
-
-def _rate(claim: dict, rows: list[dict]):
-    """Log-log slope of ``model``'s median error against n, per D, then averaged over D.
-    reproduced: mean slope <= ``reproduced_max``; partly: <= ``partly_max``; not_reproduced otherwise."""
-    dv = claim["derive"]
-    table = error_table(rows, dv["model"], dv.get("metric", "score_error"))
-    slopes = {D: loglog_slope(list(t), list(t.values())) for D, t in table.items() if len(t) >= 2}
-    if not slopes:
-        return {"value": "n/a"}, "not_run", "fewer than two n per D"
-    mean = statistics.fmean(slopes.values())
-    measured = {"value": f"slope {mean:.2f} (" + ", ".join(f"D={D}: {s:.2f}" for D, s in slopes.items()) + ")",
-                "slope": mean, "per_D": {str(D): s for D, s in slopes.items()}}
-    verdict = ("reproduced" if mean <= float(dv["reproduced_max"])
-               else "partly" if mean <= float(dv["partly_max"]) else "not_reproduced")
-    return measured, verdict, "slope of the σ²-weighted squared score error against n (log-log)"
-
-
-def _dimension_ratio(claim: dict, rows: list[dict]):
-    """Geometric mean over n of error(D_max) / error(D_min) for ``model`` (medians over seeds).
-    direction "flat": reproduced <= ``reproduced_ratio``, partly <= ``partly_ratio``;
-    direction "grows": reproduced >= ``reproduced_ratio``, partly >= ``partly_ratio``."""
-    dv = claim["derive"]
-    table = error_table(rows, dv["model"], dv.get("metric", "score_error"))
-    if len(table) < 2:
-        return {"value": "n/a"}, "not_run", "fewer than two ambient dimensions"
-    lo, hi = min(table), max(table)
-    ns = [n for n in table[lo] if n in table[hi]]
-    if not ns:
-        return {"value": "n/a"}, "not_run", "no common n"
-    per_n = {n: table[hi][n] / table[lo][n] for n in ns}
-    g = _geo_mean(per_n.values())
-    measured = {"value": f"error(D={hi}) / error(D={lo}) = {g:.2f} (geometric mean over n; "
-                         + ", ".join(f"n={n}: {v:.2f}" for n, v in per_n.items()) + ")",
-                "ratio": g, "per_n": {str(n): v for n, v in per_n.items()}}
-    if dv["direction"] == "flat":
-        verdict = ("reproduced" if g <= dv["reproduced_ratio"] else "partly" if g <= dv["partly_ratio"]
-                   else "not_reproduced")
-    else:
-        verdict = ("reproduced" if g >= dv["reproduced_ratio"] else "partly" if g >= dv["partly_ratio"]
-                   else "not_reproduced")
-    return measured, verdict, LABELS[dv["model"]]
-
-
-def _samples_better(claim: dict, rows: list[dict]):
-    """At the largest n of every D: ``model``'s sample ``metric`` / ``baseline``'s (medians over seeds).
-    reproduced: every ratio <= ``max_ratio``; partly: every ratio < 1; not_reproduced otherwise."""
-    dv = claim["derive"]
-    metric = dv.get("metric", "sliced_w2")
-    a, b = error_table(rows, dv["model"], metric), error_table(rows, dv["baseline"], metric)
-    t = error_table(rows, "truth", metric)
-    per = {}
-    for D in a:
-        if D in b:
-            n = max(a[D])
-            per[D] = {"n": n, "model": a[D][n], "baseline": b[D][n], "truth": t.get(D, {}).get(n),
-                      "ratio": a[D][n] / b[D][n] if b[D][n] > 0 else float("inf")}
-    if not per:
-        return {"value": "n/a"}, "not_run", "no runs with both models"
-    value = "; ".join(f"D={D}: {_fmt(v['model'])} vs {_fmt(v['baseline'])} (fresh true samples {_fmt(v['truth'] or 0)})"
-                      for D, v in per.items())
-    ratios = [v["ratio"] for v in per.values()]
-    verdict = ("reproduced" if all(r <= dv["max_ratio"] for r in ratios)
-               else "partly" if all(r < 1 for r in ratios) else "not_reproduced")
-    return {"value": value, "per_D": {str(D): v for D, v in per.items()}}, verdict, f"{metric} at the largest n"
-
-
-def _mnist_scores(rows: list[dict], metric: str) -> dict[str, float]:
-    vals: dict[str, list[float]] = {}
-    for r in mnist_rows(rows):
-        for m in (*MODELS, "pca_ceiling", "real_test"):
-            if m in r and metric in r[m]:
-                vals.setdefault(m, []).append(float(r[m][metric]))
-    return {m: statistics.fmean(v) for m, v in vals.items()}
-
-
-def _mnist_gap(claim: dict, rows: list[dict]):
-    """Mean over seeds of ``metric`` (classifier probability of the intended digit): ``model`` − ``baseline``.
-    reproduced: >= ``reproduced_gap``; partly: >= ``partly_gap``; not_reproduced otherwise."""
-    dv = claim["derive"]
-    s = _mnist_scores(rows, dv.get("metric", "intended_prob"))
-    if dv["model"] not in s or dv["baseline"] not in s:
-        return {"value": "n/a"}, "not_run", "no MNIST run with both models"
-    gap = s[dv["model"]] - s[dv["baseline"]]
-    measured = {"value": f"{s[dv['model']]:.3f} vs {s[dv['baseline']]:.3f} (gap {gap:+.3f}; real test digits "
-                         f"{s.get('real_test', float('nan')):.3f}, PCA-decoder ceiling {s.get('pca_ceiling', float('nan')):.3f})",
-                "gap": gap, "scores": s}
-    verdict = ("reproduced" if gap >= dv["reproduced_gap"] else "partly" if gap >= dv["partly_gap"]
-               else "not_reproduced")
-    return measured, verdict, f"{LABELS[dv['model']]} vs {LABELS[dv['baseline']]}"
-
-
-def _mnist_close_fewer(claim: dict, rows: list[dict]):
-    """``model`` within ``tol`` of ``baseline`` in ``metric`` (mean over seeds) with at least ``min_factor``
-    times fewer expert parameters: reproduced; within ``partly_tol`` (any parameter ratio), or within ``tol``
-    with a smaller saving: partly; not_reproduced otherwise."""
-    dv = claim["derive"]
-    s = _mnist_scores(rows, dv.get("metric", "intended_prob"))
-    p = _mnist_scores(rows, "expert_parameters")
-    if dv["model"] not in s or dv["baseline"] not in s:
-        return {"value": "n/a"}, "not_run", "no MNIST run with both models"
-    gap = s[dv["model"]] - s[dv["baseline"]]
-    factor = p[dv["baseline"]] / p[dv["model"]]
-    measured = {"value": f"{s[dv['model']]:.3f} vs {s[dv['baseline']]:.3f} (gap {gap:+.3f}) with "
-                         f"{factor:.1f}x fewer expert parameters ({p[dv['model']]:.0f} vs {p[dv['baseline']]:.0f})",
-                "gap": gap, "param_factor": factor}
-    if gap >= -dv["tol"] and factor >= dv["min_factor"]:
-        verdict = "reproduced"
-    elif gap >= -dv["partly_tol"]:
-        verdict = "partly"
-    else:
-        verdict = "not_reproduced"
-    return measured, verdict, "expert parameters exclude the per-digit PCA decoders, which every model shares"
-
-
-RULES = {
-    "molr_mog_ratio": _ratio_cells,
-    "molr_mog_rate": _rate,
-    "molr_mog_dimension": _dimension_ratio,
-    "molr_mog_samples": _samples_better,
-    "molr_mog_mnist_gap": _mnist_gap,
-    "molr_mog_mnist_close": _mnist_close_fewer,
-}
-
-
-# ----------------------------------------------------------------------------------------------
-# plots and tables
-# ----------------------------------------------------------------------------------------------
-def plots(rows: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    syn = synthetic_rows(rows)
-    if syn:
-        Ds = sorted({int(r["ambient"]) for r in syn})
-        # 1. error vs n, one panel per D, with an n^{-1/2} and an n^{-1} guide
-        fig, axes = plt.subplots(1, len(Ds), figsize=(4.2 * len(Ds), 3.8), squeeze=False, sharey=True)
-        for ax, D in zip(axes[0], Ds, strict=True):
-            for m in MODELS:
-                t = error_table(syn, m).get(D)
-                if t:
-                    ax.plot(list(t), list(t.values()), marker="o", color=COLORS[m], label=LABELS[m])
-            t = error_table(syn, "mog").get(D)
-            if t:
-                n0, e0 = min(t), t[min(t)]
-                ns = np.array(sorted(t), dtype=float)
-                ax.plot(ns, e0 * (ns / n0) ** -0.5, "k:", lw=1, label="∝ n^-1/2")
-                ax.plot(ns, e0 * (ns / n0) ** -1.0, "k--", lw=0.8, label="∝ n^-1")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("training samples n")
-            ax.set_title(f"D = {D}")
-        axes[0][0].set_ylabel("σ²-weighted score error (median over seeds)")
-        axes[0][-1].legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / "molr_mog_error_vs_n.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-        # 2. error vs D at each n
-        fig, ax = plt.subplots(figsize=(5, 3.8))
-        for m in MODELS:
-            table = error_table(syn, m)
-            if not table:
-                continue
-            ns = sorted({n for t in table.values() for n in t})
-            for i, n in enumerate(ns):
-                ds = [D for D in Ds if n in table.get(D, {})]
-                ax.plot(ds, [table[D][n] for D in ds], marker="o", color=COLORS[m], alpha=0.35 + 0.65 * i / max(1, len(ns) - 1),
-                        label=LABELS[m] if i == len(ns) - 1 else None)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("ambient dimension D")
-        ax.set_ylabel("σ²-weighted score error")
-        ax.set_title("error vs D (one line per n; darker = larger n)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / "molr_mog_error_vs_D.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    mn = [r for r in mnist_rows(rows) if "grids" in r]
-    if mn:
-        grids = mn[0]["grids"]
-        names = [g for g in ("real", *MODELS) if g in grids]
-        fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 4.6), squeeze=False)
-        for ax, name in zip(axes[0], names, strict=True):
-            g = decode_grid(grids[name])  # (10, per, 28, 28)
-            tile = g.transpose(0, 2, 1, 3).reshape(10 * 28, g.shape[1] * 28)
-            ax.imshow(tile, cmap="gray", vmin=0, vmax=255)
-            ax.set_title("real test digits" if name == "real" else LABELS[name], fontsize=8)
-            ax.axis("off")
-        fig.suptitle(f"class-conditional samples, one row per digit (seed {mn[0].get('seed', 0)})", fontsize=9)
-        fig.tight_layout()
-        path = out_dir / "molr_mog_mnist_samples.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    return written
-
-
-def tables(rows: list[dict]) -> str:
-    lines = []
-    syn = synthetic_rows(rows)
-    if syn:
-        lines += ["σ²-weighted score error E||D̂ − D*||²/σ² (mean over σ, median over seeds), and the sliced W2 of "
-                  "ODE samples to fresh true samples:", "",
-                  "| D | n | " + " | ".join(f"{m} error" for m in MODELS) + " | " +
-                  " | ".join(f"{m} SW2" for m in MODELS) + " | truth SW2 |",
-                  "|---|---|" + "---|" * (2 * len(MODELS) + 1)]
-        err = {m: error_table(syn, m) for m in MODELS}
-        sw = {m: error_table(syn, m, "sliced_w2") for m in (*MODELS, "truth")}
-        for D in sorted({D for t in err.values() for D in t}):
-            for n in sorted({n for m in MODELS for n in err[m].get(D, {})}):
-                cells = [_fmt(err[m][D][n]) if n in err[m].get(D, {}) else "-" for m in MODELS]
-                cells += [_fmt(sw[m][D][n]) if n in sw[m].get(D, {}) else "-" for m in (*MODELS, "truth")]
-                lines.append(f"| {D} | {n} | " + " | ".join(cells) + " |")
-        params = {}
-        for r in syn:
-            params.setdefault(int(r["ambient"]), r.get("parameters", {}))
-        lines += ["", "Parameters: " + "; ".join(f"D={D}: " + ", ".join(f"{m} {v}" for m, v in p.items())
-                                                 for D, p in sorted(params.items()))]
-    mn = mnist_rows(rows)
-    if mn:
-        metrics = ("intended_prob", "accuracy", "feature_fd", "diversity_ratio")
-        lines += ["", "MNIST, class-conditional samples judged by the pipeline's classifier (mean over seeds; "
-                  f"classifier test accuracy {statistics.fmean(r['classifier_test_accuracy'] for r in mn):.4f}):", "",
-                  "| images | " + " | ".join(metrics) + " | expert parameters |", "|---|" + "---|" * (len(metrics) + 1)]
-        for m in ("real_test", "pca_ceiling", *MODELS):
-            if not any(m in r for r in mn):
-                continue
-            vals = [statistics.fmean(r[m][k] for r in mn if m in r) for k in metrics]
-            params = statistics.fmean(r[m].get("expert_parameters", 0) for r in mn if m in r)
-            name = {"real_test": "real test digits", "pca_ceiling": "real digits through the PCA decoder"}.get(m, LABELS.get(m))
-            lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {params:.0f} |")
-        lines.append(f"\nPer-digit PCA decoders (shared by every model): {mn[0]['decoder_parameters']} parameters.")
-    return "\n".join(lines)
-
-
-NOTES: list[str] = [
-    "No official code, and the paper's experimental section was not read (only the abstract, public summaries "
-    "and reviews): the synthetic protocol (D in {32, 64, 128}, K = 3, d_k = 4, 4 modes, n from 10^2 to 10^4) is "
-    "the reproduction notes' plan, and every threshold was fixed before the first cpu-scale run.",
-    "Score error: σ² E||ŝ − ∇log p_t||² = E||D̂ − D*||²/σ² against the closed-form MoLR-MoG posterior mean, at "
-    "σ in {0.1, 0.3, 1} on fresh points, averaged over σ. It is a squared error; the paper's Õ(1/√n) bound is "
-    "read as a bound on this squared error, so a slope of −1/2 or steeper (a well-specified parametric model "
-    "reaches −1) is judged consistent with it. An absolute rather than relative error is used because the true "
-    "score's norm grows with D (the noise in the D − Kd orthogonal directions), which would make any relative "
-    "error shrink with D by construction.",
-    "Training: every network by the denoising loss with EDM noise levels (ln σ ~ N(−1.2, 1.2²)) and weighting, "
-    "σ_data = the training data's RMS per coordinate, Adam with a cosine-decayed learning rate, 2000 steps of "
-    "256. The MoG and Gaussian networks start from a clustering warm start (K-subspaces for A_k, k-means in "
-    "the latent for the means, isotropic covariances, uniform weights); training then moves every parameter. "
-    "The 'MoE-latent Gaussian' baseline learns a latent mean and covariance per subspace, which is stronger "
-    "than MoLRG's zero-mean identity-covariance latent.",
-    "MNIST: the paper's per-cluster VAEs are replaced by per-digit PCA (d = 16), its U-Net expert by a latent "
-    "MLP, its CLIP score by the probability a pipeline-trained MNIST classifier gives the intended digit. "
-    "Samples are class-conditional (digit k's expert alone); the paper's parachute/ImageNet numbers are not "
-    "comparable in value, only in pattern.",
-]

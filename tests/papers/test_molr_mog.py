@@ -12,7 +12,11 @@ from subspacelab.diffusion.metrics import sliced_wasserstein
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, latent_terms, molr_mog_truth, warm_start
 from subspacelab.diffusion.molrg import LowRankMoLRGDenoiser
 from subspacelab.numerics.union_of_subspaces import random_bases, subspace_error
-from subspacelab.papers import molr_mog as paper
+from subspacelab.papers.molr_mog import Experiment, figures
+from subspacelab.papers.molr_mog.aggregate import decode_grid
+from subspacelab.papers.molr_mog.claims import RULES
+from subspacelab.papers.molr_mog.experiment import MODELS, _encode_grid
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -148,30 +152,16 @@ def test_sliced_wasserstein_of_a_shift_is_its_norm_over_root_D():
         sliced_wasserstein(X, X[:, :3])
 
 
-def test_frechet_distance_matches_the_gaussian_closed_form_and_scipy():
-    from scipy import linalg
-
-    rng = np.random.default_rng(0)
-    A = torch.from_numpy(rng.standard_normal((3000, 5)))
-    B = torch.from_numpy(rng.standard_normal((3000, 5)) @ np.diag([1, 1, 2, 1, 1]) + 1.0)
-    a, b = A.numpy(), B.numpy()
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * linalg.sqrtm(ca @ cb).real)
-    assert paper.frechet_distance(A, B) == pytest.approx(ref, rel=1e-6)
-    assert paper.frechet_distance(A, B) == pytest.approx(5 + (2 - 1) ** 2, rel=0.1)  # ||Δμ||² + (σ_B − σ_A)²
-    assert paper.frechet_distance(A, A) == pytest.approx(0.0, abs=1e-8)
-
-
 def test_image_grid_round_trips():
     imgs = torch.rand(10, 3, 28, 28)
-    back = paper.decode_grid(paper._encode_grid(imgs))
+    back = decode_grid(_encode_grid(imgs))
     assert back.shape == (10, 3, 28, 28) and np.abs(back / 255 - imgs.numpy()).max() <= 0.5 / 255 + 1e-6
 
 
 def test_bad_settings_are_refused():
     for bad in ({"part": "cifar"}, {"models": ["unet"]}, {"ambient": 8}, {"n_grid": [5]}, {"eval_sigmas": [0.0]}):
         with pytest.raises(ValueError):
-            paper.Experiment(**bad)
+            Experiment(**bad)
 
 
 def _rows(err: dict, D_values=(32, 128)):
@@ -179,8 +169,8 @@ def _rows(err: dict, D_values=(32, 128)):
     rows = []
     for D in D_values:
         for seed in (0, 1):
-            points = [{"n": n, **{f"{m}_score_error": err(m, D, n) for m in paper.MODELS},
-                       **{f"{m}_sliced_w2": err(m, D, n) for m in (*paper.MODELS, "truth")}}
+            points = [{"n": n, **{f"{m}_score_error": err(m, D, n) for m in MODELS},
+                       **{f"{m}_sliced_w2": err(m, D, n) for m in (*MODELS, "truth")}}
                       for n in (100, 1000, 10000)]
             rows.append({"part": "synthetic", "ambient": D, "seed": seed, "points": points})
     return rows
@@ -195,37 +185,123 @@ def test_rules_on_rows_with_known_rates():
         return {"mog": 1 / n, "gaussian": 0.5, "mlp": D / n**0.1, "truth": 1e-3}[m]
 
     rows = _rows(err)
-    measured, verdict, _ = paper.RULES["molr_mog_rate"](_claim("molr_mog_rate", model="mog", reproduced_max=-0.4,
-                                                              partly_max=-0.15), rows)
-    assert verdict == "reproduced" and measured["slope"] == pytest.approx(-1.0)
-    _, verdict, _ = paper.RULES["molr_mog_rate"](_claim("molr_mog_rate", model="gaussian", reproduced_max=-0.4,
-                                                       partly_max=-0.15), rows)
-    assert verdict == "not_reproduced"
-    flat = _claim("molr_mog_dimension", model="mog", direction="flat", reproduced_ratio=1.5, partly_ratio=2.5)
-    grows = _claim("molr_mog_dimension", model="mlp", direction="grows", reproduced_ratio=1.5, partly_ratio=1.15)
-    m, v, _ = paper.RULES["molr_mog_dimension"](flat, rows)
-    assert v == "reproduced" and m["ratio"] == pytest.approx(1.0)
-    m, v, _ = paper.RULES["molr_mog_dimension"](grows, rows)
-    assert v == "reproduced" and m["ratio"] == pytest.approx(4.0)
+    rate = _claim("molr_mog_rate", model="mog", reproduced_max=-0.4, partly_max=-0.15)
+    measured, verdict, _ = RULES["molr_mog_rate"](rate, rows)
+    assert verdict == REPRODUCED and measured["slope"] == pytest.approx(-1.0)
+    assert measured["per_D"]["32"]["hi"] == pytest.approx(-1.0)  # exact power law: a zero-width interval
+    _, verdict, _ = RULES["molr_mog_rate"](_claim("molr_mog_rate", model="gaussian", reproduced_max=-0.4,
+                                                  partly_max=-0.15), rows)
+    assert verdict == NOT
+    m, v, _ = RULES["molr_mog_dimension"](FLAT, rows)
+    assert v == REPRODUCED and m["worst_ratio"] == pytest.approx(1.0)
+    m, v, _ = RULES["molr_mog_dimension"](GROWS, rows)
+    assert v == REPRODUCED and m["worst_ratio"] == pytest.approx(4.0)
     ratio = _claim("molr_mog_ratio", model="mog", baseline="gaussian", min_n=1000, max_ratio=0.5)
-    m, v, _ = paper.RULES["molr_mog_ratio"](ratio, rows)
-    assert v == "reproduced" and len(m["ratios"]) == 4  # (2 D) x (n = 1000, 10000)
+    m, v, _ = RULES["molr_mog_ratio"](ratio, rows)
+    assert v == REPRODUCED and len(m["ratios"]) == 4  # (2 D) x (n = 1000, 10000)
     reverse = _claim("molr_mog_ratio", model="gaussian", baseline="mog", min_n=1000, max_ratio=0.5)
-    assert paper.RULES["molr_mog_ratio"](reverse, rows)[1] == "not_reproduced"
+    assert RULES["molr_mog_ratio"](reverse, rows)[1] == NOT
     samples = _claim("molr_mog_samples", model="mog", baseline="gaussian", metric="sliced_w2", max_ratio=0.5)
-    assert paper.RULES["molr_mog_samples"](samples, rows)[1] == "reproduced"
+    assert RULES["molr_mog_samples"](samples, rows)[1] == REPRODUCED
+    assert RULES["molr_mog_rate"](rate, [])[1] == NOT_RUN
+
+
+FLAT = _claim("molr_mog_dimension", model="mog", direction="flat", reproduced_ratio=1.5, partly_ratio=2.5)
+GROWS = _claim("molr_mog_dimension", model="mlp", direction="grows", reproduced_ratio=1.5, partly_ratio=1.15)
+
+
+def test_flat_in_D_is_judged_at_the_worst_n_not_on_average():
+    """Ratios 0.6, 1.4, 3.3 over n: their geometric mean (1.40) passes 1.5, the worst n (3.3) fails 2.5."""
+    ratio = {100: 0.6, 1000: 1.4, 10000: 3.3}
+
+    def err(m, D, n):
+        return (ratio[n] if D == 128 else 1.0) / n
+
+    m, v, _ = RULES["molr_mog_dimension"](FLAT, _rows(err))
+    assert m["geometric_mean"] == pytest.approx((0.6 * 1.4 * 3.3) ** (1 / 3)) and m["geometric_mean"] < 1.5
+    assert v == NOT and m["worst_n"] == 10000 and m["worst_ratio"] == pytest.approx(3.3)
+
+
+def test_growth_with_D_needs_the_seed_interval_at_every_n():
+    """A 4x growth at every n, but at n = 100 the two seeds of each D disagree by 100x: partly."""
+    def rows_with(spread):
+        rows = _rows(lambda m, D, n: 4.0 if D == 128 else 1.0)
+        for r in rows:
+            for p in r["points"]:
+                if p["n"] == 100:
+                    p["mlp_score_error"] *= spread if r["seed"] == 0 else 1 / spread
+        return rows
+
+    assert RULES["molr_mog_dimension"](GROWS, rows_with(1.0))[1] == REPRODUCED
+    m, v, _ = RULES["molr_mog_dimension"](GROWS, rows_with(10.0))
+    assert v == PARTLY and m["log_difference"]["100"]["lo"] < 0 < m["log_difference"]["1000"]["lo"]
+
+
+def test_arm_differences_need_an_interval_over_runs():
+    """Every median ratio <= 0.5, but one seed per D is 100x better than the other: the runs' interval of
+    log(MoG / Gaussian) reaches above 0, so the ratio and samples claims are at most partly."""
+    def err(m, D, n, seed):
+        return 0.5 if m == "gaussian" else 0.005 if seed == 0 else 0.45
+
+    rows = _rows(lambda m, D, n: 0.0)
+    for r in rows:
+        for p in r["points"]:
+            for m in (*MODELS, "truth"):
+                p[f"{m}_score_error"] = p[f"{m}_sliced_w2"] = err(m, r["ambient"], p["n"], r["seed"])
+    ratio = _claim("molr_mog_ratio", model="mog", baseline="gaussian", min_n=1000, max_ratio=0.5)
+    m, v, _ = RULES["molr_mog_ratio"](ratio, rows)
+    assert max(m["ratios"].values()) <= 0.5 and m["run_log_ratio"]["hi"] > 0 and v == PARTLY
+    samples = _claim("molr_mog_samples", model="mog", baseline="gaussian", metric="sliced_w2", max_ratio=0.5)
+    assert RULES["molr_mog_samples"](samples, rows)[1] == PARTLY
+
+
+def test_rate_is_judged_with_the_slope_interval():
+    """A steep but erratic fall (slope about -0.65, residuals as large as the fall): partly, not reproduced."""
+    curve = {100: 1.0, 1000: 2.0, 10000: 0.05}
+    rows = _rows(lambda m, D, n: curve[n])
+    m, v, _ = RULES["molr_mog_rate"](_claim("molr_mog_rate", model="mog", reproduced_max=-0.4, partly_max=-0.15), rows)
+    assert m["slope"] <= -0.4 and m["per_D"]["32"]["hi"] > 0 and v == PARTLY
+
+
+def _mnist(gap_mog_gaussian, mlp_prob=0.93):
+    return {"part": "mnist", "mog": {"intended_prob": 0.90, "expert_parameters": 2000},
+            "gaussian": {"intended_prob": 0.90 - gap_mog_gaussian, "expert_parameters": 300},
+            "mlp": {"intended_prob": mlp_prob, "expert_parameters": 40000}}
+
+
+GAP = _claim("molr_mog_mnist_gap", model="mog", baseline="gaussian", reproduced_gap=0.2, partly_gap=0.05)
+CLOSE = _claim("molr_mog_mnist_close", model="mog", baseline="mlp", tol=0.05, partly_tol=0.15, min_factor=5)
 
 
 def test_mnist_rules():
-    rows = [{"part": "mnist", "mog": {"intended_prob": 0.90, "expert_parameters": 2000},
-             "gaussian": {"intended_prob": 0.60, "expert_parameters": 300},
-             "mlp": {"intended_prob": 0.93, "expert_parameters": 40000}}]
-    gap = _claim("molr_mog_mnist_gap", model="mog", baseline="gaussian", reproduced_gap=0.2, partly_gap=0.05)
-    m, v, _ = paper.RULES["molr_mog_mnist_gap"](gap, rows)
-    assert v == "reproduced" and m["gap"] == pytest.approx(0.3)
-    close = _claim("molr_mog_mnist_close", model="mog", baseline="mlp", tol=0.05, partly_tol=0.15, min_factor=5)
-    m, v, _ = paper.RULES["molr_mog_mnist_close"](close, rows)
-    assert v == "reproduced" and m["param_factor"] == pytest.approx(20.0)
-    rows[0]["mlp"]["intended_prob"] = 0.99
-    assert paper.RULES["molr_mog_mnist_close"](close, rows)[1] == "partly"
-    assert paper.RULES["molr_mog_mnist_gap"](gap, [])[1] == "not_run"
+    one = [_mnist(0.3)]
+    m, v, note = RULES["molr_mog_mnist_gap"](GAP, one)
+    assert m["gap"] == pytest.approx(0.3) and v == PARTLY and "one seed" in note  # one run: at most partly
+    two = [_mnist(0.3), _mnist(0.28)]
+    assert RULES["molr_mog_mnist_gap"](GAP, two)[1] == REPRODUCED
+    assert RULES["molr_mog_mnist_gap"](GAP, [_mnist(0.6), _mnist(-0.05)])[1] == PARTLY  # interval reaches 0
+    assert RULES["molr_mog_mnist_gap"](GAP, [_mnist(0.01)])[1] == NOT
+    m, v, _ = RULES["molr_mog_mnist_close"](CLOSE, one)
+    assert v == PARTLY and m["param_factor"] == pytest.approx(20.0)
+    three = [_mnist(0.3, 0.93), _mnist(0.3, 0.92), _mnist(0.3, 0.925)]
+    assert RULES["molr_mog_mnist_close"](CLOSE, three)[1] == REPRODUCED
+    assert RULES["molr_mog_mnist_close"](CLOSE, three[:2])[1] == PARTLY  # two runs: the interval reaches -0.088
+    assert RULES["molr_mog_mnist_close"](CLOSE, [_mnist(0.3, 0.99)])[1] == PARTLY
+    assert RULES["molr_mog_mnist_close"](CLOSE, [_mnist(0.3, 1.2)])[1] == NOT
+    assert RULES["molr_mog_mnist_gap"](GAP, [])[1] == NOT_RUN
+
+
+def test_figures_and_tables_from_rows(tmp_path):
+    rows = _rows(lambda m, D, n: D / n)
+    rows.append({**_mnist(0.3), "seed": 0, "classifier_test_accuracy": 0.97, "decoder_parameters": 10,
+                 "real_test": {"intended_prob": 1.0, "accuracy": 1.0, "feature_fd": 0.0, "diversity_ratio": 1.0},
+                 "grids": {m: _encode_grid(torch.rand(10, 2, 28, 28)) for m in ("real", *MODELS)}})
+    for r in rows[-1:]:
+        for m in MODELS:
+            r[m].update(accuracy=0.9, feature_fd=1.0, diversity_ratio=0.8)
+    paths = figures.figures(rows, tmp_path)
+    assert {p.name for p in paths} == {"molr_mog_error_vs_n.png", "molr_mog_error_vs_D.png",
+                                       "molr_mog_mnist_samples.png"}
+    assert all(p.stat().st_size > 0 for p in paths)
+    table = figures.tables(rows)
+    assert "| 128 | 10000 |" in table and "real digits through the PCA decoder" not in table
