@@ -11,7 +11,7 @@ by projected gradient descent (PGD) started at xi_0 = 1/(m p) sum_l A_l^T y_l (u
 because the gains average to one) and gamma_0 = 1_m. With subspace priors x = Z z (Z in R^{n x h})
 and d = 1_m + B b (B in R^{m x k}, B^T 1_m = 0) the same descent runs on (z, b).
 
-What was read and what was reconstructed (see also ``NOTES`` in ``subspacelab.papers.blind_calibration``):
+What was read and what was reconstructed (see also ``src/subspacelab/papers/blind_calibration/NOTES.md``):
 only the abstracts of the paper and of its conference versions could be read. The objective, the
 initialisation, the projection of the gain gradient on 1_m^perp and the step scaling
 mu_gamma = mu * m / ||xi_0||^2 follow the project's verified notes (12-blind_calibration.md, items 2-5)

@@ -22,7 +22,11 @@ from scipy.linalg import null_space
 from scipy.optimize import minimize
 
 from subspacelab.numerics import blind_calibration as bc
-from subspacelab.papers import blind_calibration as glue
+from subspacelab.papers.blind_calibration import experiment as glue
+from subspacelab.papers.blind_calibration.claims import RULES
+from subspacelab.papers.blind_calibration.figures import figures, tables
+from subspacelab.reporting.stats import loglog_slope
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 
 def problem(seed: int, T: int, p: int, m: int, n: int, rho: float = 0.5):
@@ -292,7 +296,11 @@ def test_run_is_identical_for_any_n_jobs(tmp_path):
 def test_crossing_and_slope_known_answers():
     assert glue.crossing([1, 2, 3, 4], [0.0, 0.2, 0.8, 1.0]) == pytest.approx(2.5)
     assert glue.crossing([1, 2], [0.0, 0.4]) is None
-    assert glue.loglog_slope([1e-3, 1e-2, 1e-1], [2e-3, 2e-2, 2e-1]) == pytest.approx(1.0)
+    assert glue.summary_slope([1e-3, 1e-2, 1e-1], [2e-3, 2e-2, 2e-1]) == pytest.approx(1.0)
+    assert glue.summary_slope([1e-3, 1e-2], [None, 1.0]) is None
+    # the run summary's slope (log10, polyfit) is the one the rule refits with its interval
+    xs, ys = [1e-4, 1e-3, 1e-2, 1e-1], [3e-4, 2.5e-3, 3.1e-2, 0.29]
+    assert glue.summary_slope(xs, ys) == pytest.approx(loglog_slope(xs, ys).slope, rel=1e-12)
 
 
 def _row(n, m, p50, variant="plain", h=0, k=0, rho=0.5):
@@ -330,16 +338,16 @@ def test_collapse_rule_tells_collapse_from_no_collapse():
     sizes = [(32, 32), (128, 32), (32, 128), (64, 64)]
     # Transition at mp = 1.5 (n + m): p50 = 1.5 (n + m) / m, rounded up to the integer grid.
     collapsing = [_row(n, m, math.ceil(1.5 * (n + m) / m)) for n, m in sizes]
-    measured, verdict, _ = glue.RULES["bc_collapse"](claim, collapsing)
-    assert verdict == "reproduced", measured
+    measured, verdict, _ = RULES["bc_collapse"](claim, collapsing)
+    assert verdict == REPRODUCED, measured
     # Transition at a fixed p regardless of size: no collapse in mp/(n+m) units.
     fixed_p = [_row(n, m, 4) for n, m in sizes]
-    assert glue.RULES["bc_collapse"](claim, fixed_p)[1] == "not_reproduced"
+    assert RULES["bc_collapse"](claim, fixed_p)[1] == NOT
     # Rows with another rho are ignored by the select.
-    assert glue.RULES["bc_collapse"](claim, collapsing + [_row(64, 64, 19, rho=0.9)])[1] == "reproduced"
+    assert RULES["bc_collapse"](claim, collapsing + [_row(64, 64, 19, rho=0.9)])[1] == REPRODUCED
 
 
-def test_exact_recovery_same_constant_and_noise_rules():
+def test_exact_recovery_and_same_constant_rules():
     rows = [
         _row(64, 64, 3),
         _row(128, 32, 8),
@@ -350,28 +358,47 @@ def test_exact_recovery_same_constant_and_noise_rules():
         "derive": {"rule": "bc_exact_recovery", "variants": ["plain", "priors"], "ratio_min": 3.0},
         "tolerance": {"reproduced": 0.99, "partly": 0.9},
     }
-    assert glue.RULES["bc_exact_recovery"](er, rows)[1] == "reproduced"
+    assert RULES["bc_exact_recovery"](er, rows)[1] == REPRODUCED
     sc = {"derive": {"rule": "bc_same_constant"}, "tolerance": {"reproduced": 1.5, "partly": 2.0}}
-    measured, verdict, _ = glue.RULES["bc_same_constant"](sc, rows)
-    assert verdict in {"reproduced", "partly", "not_reproduced"} and measured["factor"] >= 1
+    measured, verdict, _ = RULES["bc_same_constant"](sc, rows)
+    # 50% points (linear in p between the 0 and 1 steps): plain 1.25, 1.5 (median 1.375); priors 2.5, 2.25
+    assert measured["factor"] == pytest.approx(2.375 / 1.375) and verdict == PARTLY
+    assert (
+        RULES["bc_same_constant"](sc, rows[:1] + [_row(256, 24, 4, "priors", 16, 8)]).verdict == NOT
+    )  # 3.5 / 1.25
+    assert RULES["bc_same_constant"](sc, rows[:2] + [_row(256, 24, 2, "priors", 16, 8)]).verdict == REPRODUCED
+
+
+def _noise_row(p_noise, slope, scatter=0.0):
+    levels = [1e-4, 1e-3, 1e-2, 1e-1]
+    pts = [
+        {"method": "pgd", "noise": lv, "median_err": 0.5 * lv**slope * (1 + scatter * (-1) ** i)}
+        for i, lv in enumerate(levels)
+    ]
+    return {"experiment": {"variant": "noise", "p_noise": p_noise}, "points": pts, "pgd_noise_slope": slope}
+
+
+def test_noise_rule_judges_the_slope_interval():
     ns = {
         "derive": {"rule": "bc_noise_slope", "select": {"p_noise": 8}},
         "tolerance": {"reproduced": 0.2, "partly": 0.5},
     }
-    noisy = [
-        {"experiment": {"variant": "noise", "p_noise": 8}, "pgd_noise_slope": 1.05},
-        {"experiment": {"variant": "noise", "p_noise": 4}, "pgd_noise_slope": 3.0},
-    ]
-    assert glue.RULES["bc_noise_slope"](ns, noisy)[1] == "reproduced"
-    noisy[0]["pgd_noise_slope"] = 0.4
-    assert glue.RULES["bc_noise_slope"](ns, noisy)[1] == "not_reproduced"
+    m, v, _ = RULES["bc_noise_slope"](
+        ns, [_noise_row(8, 1.05), _noise_row(4, 3.0)]
+    )  # p_noise 4 is not selected
+    assert v == REPRODUCED and m["slope"] == pytest.approx(1.05) and "n=4 points" in m["value"]
+    # slope 1.1 but scattered: the interval reaches past 1.2, so only partly
+    assert RULES["bc_noise_slope"](ns, [_noise_row(8, 1.1, scatter=0.8)]).verdict == PARTLY
+    assert RULES["bc_noise_slope"](ns, [_noise_row(8, 0.4)]).verdict == NOT
+    assert RULES["bc_noise_slope"](ns, [_noise_row(4, 1.0)]).verdict == NOT_RUN
 
 
 def test_plots_write_pngs(tmp_path):
     rows = [_row(64, 64, 3), _row(128, 32, 8), _row(256, 24, 3, "priors", 16, 8)]
-    paths = glue.plots(rows, tmp_path)
+    paths = figures(rows, tmp_path)
     assert [p.name for p in paths] == ["phase_transition_plain.png", "phase_transition_priors.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+    assert tables(rows) == ""  # no baselines ran
 
 
 def test_experiment_yaml_instantiates_with_every_field():

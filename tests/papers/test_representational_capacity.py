@@ -1,4 +1,4 @@
-"""Packing, fitted forms, capacity and embedding ε (analysis/packing.py) and the paper's glue."""
+"""Packing, fitted forms, capacity and embedding ε (analysis/packing.py), the experiment and the derive rules."""
 
 import json
 import math
@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subspacelab.analysis import packing as P
-from subspacelab.papers import representational_capacity as RC
+from subspacelab.papers.representational_capacity import experiment as RC
+from subspacelab.papers.representational_capacity.claims import RULES
+from subspacelab.papers.representational_capacity.figures import figures
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 
 def _init(k, d, seed, batch=1):
@@ -52,7 +55,10 @@ def test_random_packing_is_seeded_and_above_welch():
 
 
 def test_closed_form_gradient_equals_autograd():
-    x = (_init(9, 4, 0) * torch.tensor([0.5, 1.0, 2.0, 1.5, 0.7, 1.1, 0.9, 1.3, 3.0], dtype=torch.float64)[:, None])
+    x = (
+        _init(9, 4, 0)
+        * torch.tensor([0.5, 1.0, 2.0, 1.5, 0.7, 1.1, 0.9, 1.3, 3.0], dtype=torch.float64)[:, None]
+    )
     for p in (2, 5, 8):
         xa = x.clone().requires_grad_(True)
         la = P.packing_loss(xa, p)
@@ -143,7 +149,9 @@ def test_one_constant_fit_matches_scipy_curve_fit():
     eps = P.kd_form(K, D, 1.3) * (1 + 0.1 * rng.standard_normal(len(K)))
     for form in (P.jl_form, P.kd_form):
         ours = P.fit_scale(form, K, D, eps)
-        ref, _ = curve_fit(lambda x, c, f=form: f(x[0], x[1], c), np.stack([K, D]), eps, p0=[1.0], bounds=([0], [100]))
+        ref, _ = curve_fit(
+            lambda x, c, f=form: f(x[0], x[1], c), np.stack([K, D]), eps, p0=[1.0], bounds=([0], [100])
+        )
         assert ours == pytest.approx(ref[0], rel=1e-6)
 
 
@@ -212,9 +220,13 @@ def test_random_gaussian_embedding_eps_is_two_over_sqrt_d():
 
 def test_safetensors_reader(tmp_path):
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
-    header = json.dumps({"__metadata__": {"format": "pt"},
-                         "w": {"dtype": "F32", "shape": [3, 4], "data_offsets": [8, 56]},
-                         "pad": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header = json.dumps(
+        {
+            "__metadata__": {"format": "pt"},
+            "w": {"dtype": "F32", "shape": [3, 4], "data_offsets": [8, 56]},
+            "pad": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+        }
+    ).encode()
     data = np.zeros(2, np.float32).tobytes() + a.tobytes()
     path = tmp_path / "m.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + data)
@@ -248,7 +260,10 @@ def test_experiment_validation():
 
 
 def test_fit_all_ranks_the_generating_form_first():
-    cells = [{"k": k, "d": d, "split": s} for k, d, s in RC.Experiment(dims=[8, 16, 32], ks=[32, 64, 128, 256]).cells()]
+    cells = [
+        {"k": k, "d": d, "split": s}
+        for k, d, s in RC.Experiment(dims=[8, 16, 32], ks=[32, 64, 128, 256]).cells()
+    ]
     k = np.array([c["k"] for c in cells], float)
     d = np.array([c["d"] for c in cells], float)
     for form, better in ((P.kd_form, "kd"), (P.jl_form, "jl")):
@@ -265,15 +280,116 @@ def test_packing_run_is_deterministic_and_rules_give_verdicts(tmp_path):
     exp = RC.Experiment(dims=[4, 8], ks=[16, 32], steps=40, random_trials=5)
     a = exp.run(0, tmp_path / "a")
     b = exp.run(0, tmp_path / "b")
+
     def strip(m):
-        return json.dumps([{k: v for k, v in p.items() if not k.startswith("seconds")} for p in m["points"]], sort_keys=True)
+        return json.dumps(
+            [{k: v for k, v in p.items() if not k.startswith("seconds")} for p in m["points"]], sort_keys=True
+        )
 
     assert strip(a) == strip(b)
     assert (tmp_path / "a" / "cells.csv").is_file()
     assert a["welch_violations"] == 0
     rows = [{**a, "seed": 0, "experiment": {}}]
     for name in ("rc_jl_random", "rc_opt_vs_random", "rc_error_reduction", "rc_released_constants"):
-        measured, verdict, _ = RC.RULES[name]({"derive": {"rule": name}}, rows)
-        assert verdict in ("reproduced", "partly", "not_reproduced") and measured["value"]
-    assert RC.RULES["rc_embedding_eps"]({"derive": {}}, rows)[1] == "not_run"
-    assert RC.RULES["rc_not_run"]({"derive": {"reason": "x"}}, rows) == ({"value": "not measured"}, "not_run", "x")
+        measured, verdict, _ = RULES[name]({"derive": {"rule": name}}, rows)
+        assert verdict in (REPRODUCED, PARTLY, NOT) and measured["value"]
+    assert RULES["rc_embedding_eps"]({"derive": {}}, rows).verdict == NOT_RUN
+    assert RULES["rc_not_run"]({"derive": {"reason": "x"}}, rows) == ({"value": None}, NOT_RUN, "x")
+    paths = figures(rows, tmp_path / "fig")
+    assert [p.name for p in paths] == ["rc_packing_fits.png", "rc_heldout_predictions.png"]
+
+
+# -- rules on hand-made rows ---------------------------------------------------------------------------
+
+
+def _fit(c=1.0, r2=0.95, mape=5.0, ratio=50.0):
+    errs = {"r2": r2, "mape": mape, "nrmse": 1.0, "rmse": 0.01}
+    return {
+        "jl_random": {"params": {"C": c}, "errors": errs},
+        "jl": {"params": {"C": c}, "errors": {**errs, "mape": mape * ratio}},
+        "kd": {"params": {"C": c}, "errors": errs},
+        "adjusted": {"params": None, "errors": None},
+        "released": {"params": {}, "errors": errs, "below_welch": 0},
+        "ratios": {"mape_jl_over_kd": ratio, "nrmse_jl_over_kd": ratio / 2},
+        "n_test": 4,
+    }
+
+
+def _packing_row(seed, ratio_opt=0.5, fit=None):
+    cells = [
+        {"kind": "cell", "k": k, "d": d, "k_over_d": k / d, "eps_opt": ratio_opt * 0.4, "eps_random": 0.4}
+        for k, d in ((32, 8), (64, 8), (64, 16), (128, 16))
+    ]
+    f = fit or _fit()
+    return {"part": "packing", "seed": seed, "points": cells, "fits": {"in_sample": f, "holdout": f}}
+
+
+def test_opt_vs_random_needs_an_interval_below_one_over_seeds():
+    claim = {"derive": {"reproduced": 0.9, "partly": 0.5, "max_ratio": 0.9}}
+    three = [_packing_row(s, r) for s, r in ((0, 0.5), (1, 0.55), (2, 0.45))]
+    assert RULES["rc_opt_vs_random"](claim, three).verdict == REPRODUCED
+    assert RULES["rc_opt_vs_random"](claim, three[:1]).verdict == PARTLY  # one seed: no interval
+    # every cell below random, but two seeds this far apart give an interval of the gap that reaches 0
+    noisy = [_packing_row(0, 0.2), _packing_row(1, 0.99)]
+    assert RULES["rc_opt_vs_random"](claim, noisy).verdict == PARTLY
+    worse = [_packing_row(s, 1.2) for s in range(3)]
+    assert RULES["rc_opt_vs_random"](claim, worse).verdict == NOT
+
+
+def test_error_reduction_ladder_and_seed_interval():
+    claim = {"derive": {"reproduced": 30.0, "partly": 3.0, "released_data": "123x"}}
+    rows = [_packing_row(s, fit=_fit(ratio=r)) for s, r in ((0, 50.0), (1, 55.0), (2, 45.0))]
+    m, v, _ = RULES["rc_error_reduction"](claim, rows)
+    assert (
+        v == REPRODUCED and m["ratio"] == pytest.approx(50.0) and "123x" in m["value"] and "n=3" in m["value"]
+    )
+    assert RULES["rc_error_reduction"](claim, rows[:1]).verdict == PARTLY  # one seed caps at partly
+    spread = [
+        _packing_row(0, fit=_fit(ratio=40.0)),
+        _packing_row(1, fit=_fit(ratio=0.5)),
+        _packing_row(2, fit=_fit(ratio=35.0)),
+    ]  # median 35 >= 30, but the interval reaches below 1
+    assert RULES["rc_error_reduction"](claim, spread).verdict == PARTLY
+    low = [_packing_row(s, fit=_fit(ratio=2.0)) for s in range(3)]
+    assert RULES["rc_error_reduction"](claim, low).verdict == NOT
+
+
+def test_jl_random_and_released_constant_ladders():
+    jl = {"derive": {"r2": 0.9, "mape": 15.0, "r2_partly": 0.7, "paper_C": 3.0}}
+    good = [_packing_row(0, fit=_fit(r2=0.95, mape=5.0))]
+    m, v, note = RULES["rc_jl_random"](jl, good)
+    assert v == REPRODUCED and "3" in note
+    assert RULES["rc_jl_random"](jl, [_packing_row(0, fit=_fit(r2=0.95, mape=20.0))]).verdict == PARTLY
+    assert RULES["rc_jl_random"](jl, [_packing_row(0, fit=_fit(r2=0.5))]).verdict == NOT
+    rel = {"derive": {"reproduced": 15.0, "partly": 35.0}}
+    assert RULES["rc_released_constants"](rel, [_packing_row(0, fit=_fit(mape=10.0))]).verdict == REPRODUCED
+    assert RULES["rc_released_constants"](rel, [_packing_row(0, fit=_fit(mape=30.0))]).verdict == PARTLY
+    assert RULES["rc_released_constants"](rel, [_packing_row(0, fit=_fit(mape=50.0))]).verdict == NOT
+    assert RULES["rc_released_constants"](rel, []).verdict == NOT_RUN
+
+
+def test_embedding_eps_check():
+    def row(eps, eps_rand):
+        st_ = {
+            "mean": 0.0,
+            "std": eps / 2,
+            "eps": eps,
+            "n": 10,
+            "dropped": 0,
+            "finite_capacity": eps < 0.1,
+            "capacity": None,
+        }
+        return {
+            "part": "embeddings",
+            "pretrained": {
+                "available": True,
+                "d": 8,
+                "vocab": 10,
+                **st_,
+                "random_same_shape": {**st_, "eps": eps_rand},
+            },
+        }
+
+    claim = {"derive": {"min_rel_diff": 0.1}}
+    assert RULES["rc_embedding_eps"](claim, [row(0.2, 0.1)]).verdict == REPRODUCED
+    assert RULES["rc_embedding_eps"](claim, [row(0.105, 0.1)]).verdict == NOT

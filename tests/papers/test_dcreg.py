@@ -1,5 +1,5 @@
 """DCReg maths (src/subspacelab/numerics/dcreg.py), the simulated scenes and point-to-plane ICP
-(numerics/icp.py) and the experiment glue (papers/dcreg.py)."""
+(numerics/icp.py), the experiment (papers/dcreg/experiment.py) and the derive rules on hand-made rows."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from scipy.spatial.transform import Rotation
 
 from subspacelab.numerics import dcreg as D
 from subspacelab.numerics import icp as I
+from subspacelab.papers.dcreg.claims import RULES
+from subspacelab.papers.dcreg.experiment import METHODS, Experiment
+from subspacelab.papers.dcreg.figures import figures
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 
 def random_h(rng, n=300, col_scale=None):
@@ -68,8 +72,12 @@ def test_schur_complement_of_singular_block_raises_and_flags_everything():
 
 
 @settings(max_examples=40, deadline=None)
-@given(perm=st.permutations([0, 1, 2]), signs=st.lists(st.sampled_from([-1.0, 1.0]), min_size=3, max_size=3),
-       angle=st.floats(0.0, 0.3), seed=st.integers(0, 10_000))
+@given(
+    perm=st.permutations([0, 1, 2]),
+    signs=st.lists(st.sampled_from([-1.0, 1.0]), min_size=3, max_size=3),
+    angle=st.floats(0.0, 0.3),
+    seed=st.integers(0, 10_000),
+)
 def test_alignment_recovers_permutation_and_sign(perm, signs, angle, seed):
     """An eigenbasis that is a permuted, sign-flipped, slightly rotated identity maps back to the
     axes: column a of the result is the one closest to e_a, with a positive a-th entry."""
@@ -225,7 +233,9 @@ def test_remapping_tsvd_tikhonov():
     tsvd = D.solve_tsvd(h, b, det)
     assert abs(sr @ weak) < 1e-10 and abs(tsvd @ weak) < 1e-10
     np.testing.assert_allclose(sr, tsvd, rtol=1e-8, atol=1e-12)  # identical for nonsingular symmetric H
-    np.testing.assert_allclose(D.solve_tikhonov(h, b, det, 100.0), np.linalg.solve(h + 100 * np.eye(6), b), rtol=1e-10)
+    np.testing.assert_allclose(
+        D.solve_tikhonov(h, b, det, 100.0), np.linalg.solve(h + 100 * np.eye(6), b), rtol=1e-10
+    )
     none = D.detect_min_eigenvalue(h, 0.0)
     np.testing.assert_allclose(D.solve_solution_remapping(h, b, none), np.linalg.solve(h, b), rtol=1e-9)
     np.testing.assert_allclose(D.solve_tikhonov(h, b, none), np.linalg.solve(h, b), rtol=1e-9)
@@ -296,7 +306,12 @@ def test_corridor_points_lie_on_its_walls_and_its_hessian_is_singular_along_x():
     rng = np.random.default_rng(13)
     (y0, y1), (z0, z1) = I.CORRIDOR["y"], I.CORRIDOR["z"]
     pts = I.sample_scene("corridor", 2000, rng, 40.0)
-    on = np.isclose(pts[:, 1], y0) | np.isclose(pts[:, 1], y1) | np.isclose(pts[:, 2], z0) | np.isclose(pts[:, 2], z1)
+    on = (
+        np.isclose(pts[:, 1], y0)
+        | np.isclose(pts[:, 1], y1)
+        | np.isclose(pts[:, 2], z0)
+        | np.isclose(pts[:, 2], z1)
+    )
     assert on.all() and np.abs(pts[:, 0]).max() <= 40.0
     h = _geometric_h("corridor")
     lam, v = np.linalg.eigh(h)
@@ -320,7 +335,9 @@ def test_tunnel_and_planes_null_spaces_match_their_geometry():
     h = _geometric_h("planes", seed=1)
     lam = np.linalg.eigvalsh(h)
     assert lam[2] < 1e-10 * lam[-1] and lam[3] > 1e-3 * lam[-1]  # x, y, yaw
-    np.testing.assert_array_equal(D.characterize(h + 1e-6 * lam[-1] * np.eye(6)).mask, I.EXPECTED_MASK["planes"])
+    np.testing.assert_array_equal(
+        D.characterize(h + 1e-6 * lam[-1] * np.eye(6)).mask, I.EXPECTED_MASK["planes"]
+    )
 
 
 def test_room_is_well_conditioned():
@@ -331,8 +348,6 @@ def test_room_is_well_conditioned():
 
 @pytest.mark.parametrize("method", ["plain", "dcreg"])
 def test_icp_on_the_room_converges_to_the_true_pose(method):
-    from subspacelab.papers.dcreg import Experiment
-
     rng = np.random.default_rng(14)
     tgt = I.sample_scene("room", 4000, rng, 40.0, 0.005)
     src = I.lidar_scan("room", 1500, rng, 40.0, 0.005)
@@ -350,8 +365,6 @@ def test_icp_on_the_room_converges_to_the_true_pose(method):
 
 
 def test_experiment_validation():
-    from subspacelab.papers.dcreg import Experiment
-
     with pytest.raises(ValueError, match="scene"):
         Experiment(scene="cave")
     with pytest.raises(ValueError, match="methods"):
@@ -361,26 +374,107 @@ def test_experiment_validation():
 
 
 def test_experiment_run_and_rules(tmp_path):
-    from subspacelab.papers import dcreg as P
-
-    exp = P.Experiment(scene="corridor", trials=1, n_scan=800, map_density=4.0, max_iterations=3, timing_repeats=2)
+    exp = Experiment(
+        scene="corridor", trials=1, n_scan=800, map_density=4.0, max_iterations=3, timing_repeats=2
+    )
     m = exp.run(seed=0, out_dir=tmp_path)
     json.dumps(m)
     assert (tmp_path / "trials.csv").exists()
-    assert {p["method"] for p in m["points"] if p["kind"] == "method"} == set(P.METHODS)
+    assert {p["method"] for p in m["points"] if p["kind"] == "method"} == set(METHODS)
     assert m["dcreg_max_rel_diff_vs_qr"] < 1e-4
     row = {**m, "experiment": {"cond_threshold": 10.0}, "seed": 0}
     again = exp.run(seed=0, out_dir=tmp_path / "b")
     for a, b in zip(m["trial_records"], again["trial_records"], strict=True):
         assert a["trans_err"] == b["trans_err"] and a["iterations"] == b["iterations"]  # deterministic
     rows = [row]
-    measured, verdict, _ = P.RULES["dcreg_detection"]({"scenes": ["corridor"]}, rows)
-    assert verdict in ("reproduced", "partly", "not_reproduced") and "corridor" in measured["value"]
-    measured, verdict, _ = P.RULES["dcreg_accuracy_gain"]({"derive": {"rule": "dcreg_accuracy_gain", "scenes": ["corridor"], "baselines": ["plain"]}}, rows)
+    measured, verdict, _ = RULES["dcreg_detection"]({"scenes": ["corridor"]}, rows)
+    assert verdict in (REPRODUCED, PARTLY, NOT) and "corridor" in measured["value"]
+    measured, verdict, _ = RULES["dcreg_accuracy_gain"](
+        {"derive": {"rule": "dcreg_accuracy_gain", "scenes": ["corridor"], "baselines": ["plain"]}}, rows
+    )
     assert measured["gains"]["corridor/plain/trans_err"] == pytest.approx(0.0, abs=1e-9)  # DCReg == QR
-    assert verdict == "not_reproduced"
-    assert P.RULES["dcreg_minimizer"]({}, rows)[1] == "reproduced"
-    assert P.RULES["dcreg_speedup"]({"scenes": ["room"]}, rows)[1] == "not_run"
-    assert P.RULES["dcreg_no_loss"]({"scenes": ["corridor"], "baselines": ["plain"]}, rows)[1] == "reproduced"
-    paths = P.plots(rows, tmp_path / "plots")
-    assert paths and all(p.exists() for p in paths)
+    assert verdict == NOT
+    assert RULES["dcreg_minimizer"]({}, rows).verdict == REPRODUCED
+    assert RULES["dcreg_speedup"]({"scenes": ["room"]}, rows).verdict == NOT_RUN
+    assert (
+        RULES["dcreg_no_loss"]({"scenes": ["corridor"], "baselines": ["plain"]}, rows).verdict == REPRODUCED
+    )
+    paths = figures(rows, tmp_path / "plots")
+    assert [p.name for p in paths] == [
+        "dcreg_pose_error.png",
+        "dcreg_detection.png",
+        "dcreg_schur_spectra.png",
+        "dcreg_speedup.png",
+    ] and all(p.exists() for p in paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules on hand-made rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _run(seed, errors, seconds=None, scene="corridor"):
+    """One run (seed) of ``scene``: ``errors[method]`` is the trans/rot error of each of its three scans."""
+    recs = []
+    for method, errs in errors.items():
+        for e in errs:
+            recs.append(
+                {
+                    "method": method,
+                    "trans_err": e,
+                    "rot_err": e,
+                    "seconds": (seconds or {}).get(method, 1.0),
+                    "solve_us": 1.0,
+                    "iterations": 10,
+                }
+            )
+    return {"scene": scene, "seed": seed, "trial_records": recs, "points": []}
+
+
+def test_accuracy_gain_needs_a_seed_interval_above_zero():
+    claim = {
+        "derive": {"min_gain": 0.2, "baselines": ["plain"], "metrics": ["trans_err"], "scenes": ["corridor"]}
+    }
+    clear = [_run(s, {"dcreg": [0.5, 0.5, 0.5], "plain": [1.0 + 0.1 * s] * 3}) for s in range(3)]
+    m, v, _ = RULES["dcreg_accuracy_gain"](claim, clear)
+    assert (
+        v == REPRODUCED
+        and m["n"] == 3
+        and m["gains"]["corridor/plain/trans_err"] == pytest.approx(1 - 0.5 / 1.1)
+    )
+    assert RULES["dcreg_accuracy_gain"](claim, clear[:1]).verdict == PARTLY  # one seed: at most partly
+    # pooled gain 0.5, but one seed goes the other way: the interval over seeds reaches below 0
+    mixed = [
+        _run(0, {"dcreg": [0.2] * 3, "plain": [2.0] * 3}),
+        _run(1, {"dcreg": [1.0] * 3, "plain": [0.9] * 3}),
+        _run(2, {"dcreg": [0.5] * 3, "plain": [1.0] * 3}),
+    ]
+    m, v, _ = RULES["dcreg_accuracy_gain"](claim, mixed)
+    assert m["gains"]["corridor/plain/trans_err"] >= 0.2 and v == NOT
+    same = [_run(s, {"dcreg": [1.0] * 3, "plain": [1.0] * 3}) for s in range(3)]
+    assert RULES["dcreg_accuracy_gain"](claim, same).verdict == NOT
+
+
+def test_speedup_ladder_and_seed_interval():
+    claim = {"derive": {"reproduced": 5.0, "partly": 1.0, "baselines": ["me_sr"], "scenes": ["corridor"]}}
+    errs = {"dcreg": [1.0] * 3, "me_sr": [1.0] * 3}
+    fast = [_run(s, errs, {"dcreg": 1.0, "me_sr": 6.0 + s}) for s in range(3)]
+    m, v, _ = RULES["dcreg_speedup"](claim, fast)
+    assert v == REPRODUCED and m["wall_factor"]["corridor/me_sr"] == pytest.approx(7.0)
+    assert RULES["dcreg_speedup"](claim, fast[:1]).verdict == PARTLY
+    some = [_run(s, errs, {"dcreg": 1.0, "me_sr": 2.0}) for s in range(3)]
+    assert RULES["dcreg_speedup"](claim, some).verdict == PARTLY
+    slow = [_run(s, errs, {"dcreg": 2.0, "me_sr": 1.0}) for s in range(3)]
+    assert RULES["dcreg_speedup"](claim, slow).verdict == NOT
+
+
+def test_minimizer_ladder():
+    claim = {"derive": {"reproduced": 1e-4, "partly": 1e-2}}
+
+    def row(x):
+        return {"dcreg_max_rel_diff_vs_qr": x, "dcreg_pcg_iterations_mean": 6.0, "dcreg_qr_fallbacks": 0}
+
+    assert RULES["dcreg_minimizer"](claim, [row(1e-9), row(5e-5)]).verdict == REPRODUCED
+    assert RULES["dcreg_minimizer"](claim, [row(1e-9), row(8.7e-3)]).verdict == PARTLY
+    assert RULES["dcreg_minimizer"](claim, [row(0.1)]).verdict == NOT
+    assert RULES["dcreg_minimizer"](claim, [{}]).verdict == NOT_RUN
