@@ -9,6 +9,9 @@ Loss: cross-entropy of the current head's logits / ``temperature`` (CoSO's code 
 measured for every j ≤ i in each protocol (``task``: argmax over head j; ``class``: argmax over heads 0..i);
 entries j > i are NaN. ``joint`` trains proj.weight (AdamW) and all heads on the union of the tasks for the same
 total number of steps and fills only the last row (its upper bound).
+
+:func:`setup` builds what every paper on this harness starts from (the task stream and the pretrained network),
+so that the papers' experiments share one construction and the same seeds give the same stream and backbone.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +27,8 @@ from torch import nn
 
 from subspacelab.continual import metrics
 from subspacelab.continual.baselines import make_method
-from subspacelab.continual.streams import head_offsets, predict
+from subspacelab.continual.streams import head_offsets, make_stream, predict
+from subspacelab.experiments.harness import trial_seed
 
 
 class ContinualNet(nn.Module):
@@ -62,13 +67,61 @@ def pretrain(net: ContinualNet, x: torch.Tensor, y: torch.Tensor, epochs: int, l
     return log
 
 
-def _freeze(net: ContinualNet) -> None:
+@dataclass
+class Setup:
+    """What a run on the harness starts from: the task stream, the pretrained network (not yet frozen), the
+    pre-training loss per epoch and how long pre-training took."""
+
+    tasks: list
+    net: ContinualNet
+    pretrain_log: list[float]
+    pretrain_seconds: float
+
+
+def setup(cfg, seed: int) -> Setup:
+    """The stream ``cfg.stream`` of ``cfg.n_tasks`` tasks from ``cfg.dataset`` and a :class:`ContinualNet` with
+    ``cfg.hidden`` units pretrained (:func:`pretrain`) on ``cfg.n_pretrain`` images of ``cfg.pretrain_dataset``.
+    ``cfg`` needs the fields stream, dataset, n_tasks, n_train, n_test, data_root, pretrain_dataset, n_pretrain,
+    pretrain_epochs, pretrain_lr, pretrain_batch, hidden and tag; every random draw is seeded from ``seed``."""
+    from subspacelab.data.vision import load_split, prepare_dataset
+
+    for ds in {cfg.dataset, cfg.pretrain_dataset}:
+        prepare_dataset(ds, cfg.data_root)
+    data = {"train": load_split(cfg.dataset, cfg.data_root, True),
+            "test": load_split(cfg.dataset, cfg.data_root, False)}
+    tasks = make_stream(cfg.stream, data, cfg.n_tasks, trial_seed(seed, "stream", cfg.tag),
+                        n_train=cfg.n_train, n_test=cfg.n_test)
+    xp, yp = load_split(cfg.pretrain_dataset, cfg.data_root, True)
+    gen = torch.Generator().manual_seed(trial_seed(seed, "pretrain-subset"))
+    keep = torch.randperm(len(yp), generator=gen)[: cfg.n_pretrain]
+    torch.manual_seed(trial_seed(seed, "init"))
+    net = ContinualNet(xp[0].numel(), cfg.hidden)
+    t0 = time.perf_counter()
+    log = pretrain(net, xp[keep].reshape(len(keep), -1).float() / 255.0, yp[keep], cfg.pretrain_epochs,
+                   cfg.pretrain_lr, cfg.pretrain_batch, trial_seed(seed, "pretrain"))
+    return Setup(tasks, net, log, time.perf_counter() - t0)
+
+
+def nan_to_none(x):
+    """``x`` with every float NaN (nested in dicts, lists, tuples) replaced by None, for JSON."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [nan_to_none(v) for v in x]
+    return x
+
+
+def freeze(net: ContinualNet) -> None:
+    """Freeze every parameter except ``proj.weight``."""
     for p in net.parameters():
         p.requires_grad_(False)
     net.proj.weight.requires_grad_(True)
 
 
-def _new_head(net: ContinualNet, n_classes: int, seed: int) -> nn.Linear:
+def new_head(net: ContinualNet, n_classes: int, seed: int) -> nn.Linear:
+    """Append a freshly initialised head (seeded by ``seed``) for a task with ``n_classes`` classes."""
     torch.manual_seed(seed)
     head = nn.Linear(net.proj.out_features, n_classes)
     net.heads.append(head)
@@ -94,7 +147,7 @@ def evaluate(net: ContinualNet, feats_test: list[torch.Tensor], tasks, upto: int
     return out
 
 
-def _batches(n: int, batch: int, steps: int, gen: torch.Generator):
+def batches(n: int, batch: int, steps: int, gen: torch.Generator):
     """``steps`` batches of indices, epoch after epoch of random permutations (full batches only)."""
     done = 0
     while done < steps:
@@ -111,7 +164,7 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
     protocol, the history log and ‖M_tᵀ ΔW_t‖_F / ‖ΔW_t‖_F per task (M_t = the history when task t starts)."""
     t0 = time.perf_counter()
     net = copy.deepcopy(base)
-    _freeze(net)
+    freeze(net)
     with torch.no_grad():
         ftr = [net.features(t.x_train) for t in tasks]
         fte = [net.features(t.x_test) for t in tasks]
@@ -125,7 +178,7 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
     log, leak = [], []
     opt = None
     for t, task in enumerate(tasks):
-        head = _new_head(net, task.n_classes, seed * 1000 + t)
+        head = new_head(net, task.n_classes, seed * 1000 + t)
         head_opt = torch.optim.AdamW(head.parameters(), lr=cfg.fc_lr, eps=cfg.eps, weight_decay=0.0)
         for k, h in enumerate(net.heads):
             h.requires_grad_(k == t)
@@ -133,7 +186,7 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
         M = method.history(net, opt)
         M = None if M is None else M.clone()
         W0 = None if hasattr(net.proj, "lora_A") else net.proj.weight.detach().clone()
-        for idx in _batches(len(task.y_train), cfg.batch, cfg.steps_per_task, gen):
+        for idx in batches(len(task.y_train), cfg.batch, cfg.steps_per_task, gen):
             loss = F.cross_entropy(net.logits(ftr[t][idx], [t])[0] / cfg.temperature, task.y_train[idx])
             opt.zero_grad(set_to_none=True)
             head_opt.zero_grad(set_to_none=True)
@@ -152,7 +205,7 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
 
 
 def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
-    heads = [_new_head(net, t.n_classes, seed * 1000 + k) for k, t in enumerate(tasks)]
+    heads = [new_head(net, t.n_classes, seed * 1000 + k) for k, t in enumerate(tasks)]
     params = [net.proj.weight]
     opt = torch.optim.AdamW(params, lr=cfg.lr, eps=cfg.eps, weight_decay=0.0)
     head_opt = torch.optim.AdamW([q for h in heads for q in h.parameters()], lr=cfg.fc_lr, eps=cfg.eps,
@@ -161,7 +214,7 @@ def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
     Y = torch.cat([t.y_train for t in tasks])
     K = torch.cat([torch.full((len(t.y_train),), k) for k, t in enumerate(tasks)])
     gen = torch.Generator().manual_seed(seed)
-    for idx in _batches(len(Y), cfg.batch, cfg.steps_per_task * len(tasks), gen):
+    for idx in batches(len(Y), cfg.batch, cfg.steps_per_task * len(tasks), gen):
         h = net.hidden(X[idx])
         loss = 0.0
         for k in torch.unique(K[idx]).tolist():

@@ -1,5 +1,6 @@
 """Continual-learning harness: metrics on a hand-made accuracy matrix, task streams (classes per task,
-disjointness, permutations), protocols, and a tiny end-to-end run of every method."""
+disjointness, permutations), protocols, a tiny end-to-end run of every method, and ``setup``: the stream and
+pretrained network both continual papers start from."""
 
 import math
 from types import SimpleNamespace
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from subspacelab.continual import metrics
-from subspacelab.continual.harness import ContinualNet, run_method
+from subspacelab.continual.harness import ContinualNet, nan_to_none, run_method, setup
 from subspacelab.continual.streams import class_groups, head_offsets, make_stream, predict
 
 torch.set_num_threads(1)
@@ -114,3 +115,23 @@ def test_every_method_fills_the_accuracy_matrix(method):
         assert len(out["history_leak"]) == 4 and max(out["history_leak"]) < 1e-4
         sizes = [r["history_size"] for r in out["log"]]
         assert sizes == sorted(sizes) and sizes[-1] > 0
+
+
+def test_nan_to_none_replaces_nested_nans_only():
+    assert nan_to_none({"a": [1.0, math.nan, (math.nan, 2)], "b": math.nan, "c": "x"}) == \
+        {"a": [1.0, None, [None, 2]], "b": None, "c": "x"}
+
+
+SETUP = SimpleNamespace(stream="split", dataset="mnist", n_tasks=5, n_train=32, n_test=16, data_root="data/raw",
+                        pretrain_dataset="fashion_mnist", n_pretrain=256, pretrain_epochs=1, pretrain_lr=1e-3,
+                        pretrain_batch=64, hidden=16, tag="split_mnist_5")
+
+
+def test_setup_is_determined_by_the_seed():
+    a, b, c = setup(SETUP, 0), setup(SETUP, 0), setup(SETUP, 1)
+    assert [t.classes for t in a.tasks] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    assert all(torch.equal(s.x_train, t.x_train) for s, t in zip(a.tasks, b.tasks, strict=True))
+    assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True))
+    assert a.pretrain_log == b.pretrain_log and len(a.pretrain_log) == 1
+    assert not torch.equal(a.net.proj.weight, c.net.proj.weight)
+    assert not torch.equal(a.tasks[0].x_train, c.tasks[0].x_train)

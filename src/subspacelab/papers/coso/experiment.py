@@ -1,0 +1,117 @@
+"""The CoSO experiment: one run = one (task stream, seed), a CPU-scale analogue of the paper's protocol. The
+maths is in ``subspacelab.continual.coso``; streams, metrics and the harness (``continual.harness.setup`` builds the
+stream and the pretrained network) in ``subspacelab.continual``. Official code: quinn-ch/CoSO (coso/coso_projector.py,
+coso/adamw.py read; not copied).
+
+1. a 784→hidden→hidden MLP pretrained with supervision on another dataset (Fashion-MNIST for MNIST streams), then
+   frozen except the second layer's weight (``proj``, the CoSO target, like ViT's attn.proj) and per-task heads;
+2. the stream (Split: disjoint class pairs; Permuted: one pixel permutation per task), ``n_train``/``n_test``
+   examples per task;
+3. every method from the same pretrained network and the same batches: sequential fine-tuning, one shared LoRA
+   adapter, GaLore-style projection without history, a fixed orthogonal subspace, CoSO, and joint training;
+4. R[i, j] for each protocol (task- / class-incremental), final average accuracy, forgetting, BWT, and for the
+   history methods ‖M_tᵀ ΔW_t‖_F / ‖ΔW_t‖_F per task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from subspacelab.continual.baselines import METHODS
+from subspacelab.continual.harness import nan_to_none, run_method, setup
+from subspacelab.continual.streams import KINDS, PROTOCOLS
+from subspacelab.experiments.harness import trial_seed
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+@dataclass
+class Experiment:
+    """One (stream, seed) run (module doc). Fields = conf/experiment/coso.yaml."""
+
+    stream: str = "split"  # split | permuted
+    dataset: str = "mnist"
+    n_tasks: int = 5
+    protocols: list[str] = field(default_factory=lambda: ["task", "class"])
+    n_train: int = 2000  # training examples per task (class-balanced subset)
+    n_test: int = 500  # test examples per task
+    data_root: str = "data/raw"
+    # --- backbone pre-training (another dataset), then frozen except proj.weight
+    pretrain_dataset: str = "fashion_mnist"
+    n_pretrain: int = 10000
+    pretrain_epochs: int = 3
+    pretrain_lr: float = 1.0e-3
+    pretrain_batch: int = 128
+    hidden: int = 256
+    # --- continual training
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    steps_per_task: int = 200
+    batch: int = 64
+    lr: float = 1.0e-3  # proj weight (every method)
+    fc_lr: float = 1.0e-3  # current head
+    eps: float = 1.0e-6
+    temperature: float = 3.0
+    # --- CoSO / projected baselines
+    proj_rank: int = 8
+    sketch_rank: int = 32
+    update_gap: int = 1
+    threshold: float = 0.98
+    db_decay: float = 1.0
+    ablation_update_gap: int = 20  # method coso_gap: CoSO refreshing P (and the sketch) every this many steps
+    # --- LoRA baseline
+    lora_rank: int = 8
+    lora_alpha: float = 8.0
+    lora_seed: int = 0
+
+    def __post_init__(self):
+        self.protocols = [str(p) for p in self.protocols]
+        self.methods = [str(m) for m in self.methods]
+        if self.stream not in KINDS:
+            raise ValueError(f"stream: one of {KINDS}, got {self.stream!r}")
+        if self.dataset not in DATASETS or self.pretrain_dataset not in DATASETS:
+            raise ValueError(f"dataset, pretrain_dataset: one of {DATASETS}")
+        if not self.protocols or any(p not in PROTOCOLS for p in self.protocols):
+            raise ValueError(f"protocols: a non-empty subset of {PROTOCOLS}")
+        if not self.methods or any(m not in METHODS for m in self.methods):
+            raise ValueError(f"methods: a non-empty subset of {METHODS}")
+        if self.n_tasks < 2 or (self.stream == "split" and 10 % self.n_tasks):
+            raise ValueError("n_tasks: >= 2 (and dividing the 10 classes for split streams)")
+        if min(self.n_train, self.n_test, self.hidden, self.batch, self.steps_per_task) < 1 or self.batch > self.n_train:
+            raise ValueError("n_train, n_test, hidden, batch, steps_per_task >= 1 and batch <= n_train")
+        if min(self.proj_rank, self.sketch_rank, self.update_gap, self.ablation_update_gap, self.lora_rank) < 1:
+            raise ValueError("proj_rank, sketch_rank, update_gap, ablation_update_gap, lora_rank: >= 1")
+        if not 0 < self.threshold <= 1 or min(self.lr, self.fc_lr, self.temperature, self.pretrain_lr) <= 0:
+            raise ValueError("threshold in (0, 1]; lr, fc_lr, temperature, pretrain_lr > 0")
+
+    @property
+    def tag(self) -> str:
+        return f"{self.stream}_{self.dataset}_{self.n_tasks}"
+
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+        torch.set_num_threads(1)
+        started = time.perf_counter()
+        base = setup(self, seed)
+        tasks = base.tasks
+        out: dict = {"stream": self.tag, "run_seed": int(seed), "n_tasks": self.n_tasks, "protocols": self.protocols,
+                     "pretrain_loss": base.pretrain_log, "pretrain_seconds": base.pretrain_seconds,
+                     "task_classes": [t.classes for t in tasks] if self.stream == "split" else None}
+        results, matrices = {}, {}
+        for m in self.methods:
+            r = run_method(m, base.net, tasks, self, trial_seed(seed, "train"), tuple(self.protocols))
+            results[m] = {**r["metrics"], "history_leak": r["history_leak"], "log": r["log"], "seconds": r["seconds"]}
+            matrices[m] = r["R"]
+            msg = ", ".join(f"{p}: acc {v['final_acc']:.3f}" + (f" forget {v['forgetting']:.3f}"
+                                                               if v["forgetting"] is not None else "")
+                            for p, v in r["metrics"].items())
+            print(f"  {self.tag} {m}: {msg} ({r['seconds']:.1f} s)", flush=True)
+        out["results"], out["R"] = results, matrices
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "accuracy_matrix.json").write_text(json.dumps(nan_to_none(matrices), indent=1))
+        out["seconds"] = time.perf_counter() - started
+        return nan_to_none(out)
