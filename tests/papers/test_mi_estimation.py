@@ -1,5 +1,5 @@
-"""The MI-estimation protocol (src/subspacelab/analysis/mi_protocol.py) and its experiment glue
-(src/subspacelab/papers/mi_estimation.py): known-answer tests of the generator, the extrapolation, the
+"""The MI-estimation protocol (src/subspacelab/analysis/mi_protocol.py) and the paper's package
+(src/subspacelab/papers/mi_estimation/): known-answer tests of the generator, the extrapolation, the
 consistency checks and the intervals, plus reference checks against scipy (and statsmodels when installed)."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from scipy import stats
 
 from subspacelab.analysis import mi_protocol as P
 from subspacelab.analysis.information import gaussian_mi, ksg_mi
-from subspacelab.papers import mi_estimation as G
+from subspacelab.papers.mi_estimation import claims as C
+from subspacelab.papers.mi_estimation import experiment as G
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 GAMMAS = [1, 2, 3, 4, 5, 6]
 
@@ -301,22 +303,61 @@ def test_rules_give_the_pre_registered_verdicts():
     high = [_rec(10, 2.0, 256, 3.0, False, i < 9, ksg=0.1, infonce=3.9) for i in range(10)]
     rows = [{"trial_records": low}, {"trial_records": high}]
     cov = {"derive": {"rule": "mie_coverage", "latent_dims": [2], "nominal": 0.68, "tolerance": 0.1}}
-    assert G.RULES["mie_coverage"](cov, rows)[1] == "reproduced"
+    assert C.RULES["mie_coverage"](cov, rows)[1] == REPRODUCED
     rows_bad = [{"trial_records": [dict(r, protocol_covered=False) for r in low]}]
-    assert G.RULES["mie_coverage"](cov, rows_bad)[1] == "not_reproduced"
+    assert C.RULES["mie_coverage"](cov, rows_bad)[1] == NOT
     flags = {"derive": {"rule": "mie_flags_failure", "latent_dims": [10]}}
-    m, verdict, _ = G.RULES["mie_flags_failure"](flags, rows)
-    assert m["flag_rate_miss"] == pytest.approx(0.1) and verdict == "not_reproduced"
+    m, verdict, _ = C.RULES["mie_flags_failure"](flags, rows)
+    assert m["flag_rate_miss"] == pytest.approx(0.1) and verdict == NOT
     flagged = [{"trial_records": low}, {"trial_records": [dict(r, protocol_reliable=False) for r in high]}]
-    assert G.RULES["mie_flags_failure"](flags, flagged)[1] == "reproduced"
+    assert C.RULES["mie_flags_failure"](flags, flagged)[1] == REPRODUCED
     ksg = {"derive": {"rule": "mie_ksg_collapse", "max_ratio": 0.5}}
-    assert G.RULES["mie_ksg_collapse"](ksg, rows)[1] == "reproduced"
+    assert C.RULES["mie_ksg_collapse"](ksg, rows)[1] == REPRODUCED
     bias = {"derive": {"rule": "mie_infonce_bias", "min_rel_bias": 0.2}}
-    assert G.RULES["mie_infonce_bias"](bias, rows)[1] == "reproduced"
+    assert C.RULES["mie_infonce_bias"](bias, rows)[1] == REPRODUCED
     beat = {"derive": {"rule": "mie_beats_baselines"}}
-    assert G.RULES["mie_beats_baselines"](beat, rows)[1] == "reproduced"
+    assert C.RULES["mie_beats_baselines"](beat, rows)[1] == REPRODUCED
     close_ksg = [{"trial_records": low}, {"trial_records": [dict(r, ksg=1.8) for r in high]}]
-    assert G.RULES["mie_beats_baselines"](beat, close_ksg)[1] == "partly"  # KSG (error 0.2) beats it at K_Z = 10
-    assert G.RULES["mie_ksg_collapse"](ksg, close_ksg)[1] == "partly"
-    assert G.RULES["mie_vsib"]({"derive": {}}, rows)[1] == "not_run"
-    assert G.RULES["mie_coverage"](cov, [])[1] == "not_run"
+    assert C.RULES["mie_beats_baselines"](beat, close_ksg)[1] == PARTLY  # KSG (error 0.2) beats it at K_Z = 10
+    assert C.RULES["mie_ksg_collapse"](ksg, close_ksg)[1] == PARTLY
+    assert C.RULES["mie_vsib"]({"derive": {}}, rows)[1] == NOT_RUN
+    assert C.RULES["mie_coverage"](cov, [])[1] == NOT_RUN
+
+
+def _vsib(seps, vsibs, truth=6.0, n=1024):
+    """Records at 6 bits whose separable / VSIB estimates miss the truth by the given amounts (below it)."""
+    return [{"trial_records": [{"latent_dim": 2, "mi_bits": truth, "true_bits": truth, "n": n,
+                                "protocol": truth - s, "protocol_vsib": truth - v} for s, v in zip(seps, vsibs, strict=True)]}]
+
+
+def test_vsib_rule_needs_the_paired_interval_to_exclude_zero():
+    rule, claim = C.RULES["mie_vsib"], {"derive": {"min_bits": 5.0}}
+    # differences (separable - VSIB |error|) 0.20, 0.10, 0.19, 0.17: mean 0.165, sd 0.0451, t(3) 3.182 -> [0.093, 0.237]
+    measured, verdict, note = rule(claim, _vsib([0.35, 0.24, 0.36, 0.20], [0.15, 0.14, 0.17, 0.03]))
+    assert verdict == REPRODUCED and note == "" and "n=4" in measured["value"]
+    assert measured["interval_excludes_0"] == {"K_Z=2, I=6 b, N=1024": True}
+    # VSIB better on the mean, but one data set is much worse: the interval includes 0 -> partly
+    measured, verdict, note = rule(claim, _vsib([0.35, 0.24, 0.36, 0.20], [0.05, 0.04, 0.06, 0.60]))
+    assert verdict == PARTLY and "interval includes 0" in note
+    # one data set: no interval -> at most partly
+    assert rule(claim, _vsib([0.35], [0.05]))[1] == PARTLY
+    # VSIB worse -> not reproduced; only low-MI conditions -> not run
+    assert rule(claim, _vsib([0.05, 0.06], [0.3, 0.31]))[1] == NOT
+    assert rule(claim, _vsib([0.35, 0.24], [0.15, 0.14], truth=2.0))[1] == NOT_RUN
+
+
+def test_beats_baselines_needs_the_paired_interval_within_the_slack():
+    rule, claim = C.RULES["mie_beats_baselines"], {"derive": {"rel_slack": 0.1, "abs_slack": 0.05}}
+
+    def rows(errs_protocol, errs_ksg):
+        return [{"trial_records": [{"latent_dim": 2, "mi_bits": 2.0, "true_bits": 2.0, "n": 256, "protocol": 2.0 - p,
+                                    "ksg": 2.0 - k} for p, k in zip(errs_protocol, errs_ksg, strict=True)]}]
+
+    # protocol error 0.1 below KSG's in every data set: the interval is a point at -0.1 <= slack -> reproduced
+    assert rule(claim, rows([0.2, 0.3, 0.4], [0.3, 0.4, 0.5]))[1] == REPRODUCED
+    # the same mean difference (+0.04 <= slack 0.083) but noisy: upper end of the interval above the slack -> partly
+    measured, verdict, note = rule(claim, rows([0.5, 0.1, 0.52], [0.3, 0.4, 0.3]))
+    assert verdict == PARTLY and measured["ok"] == {"K_Z=2, I=2 b, N=256": True}
+    assert measured["ok_interval"] == {"K_Z=2, I=2 b, N=256": False} and "not within the interval" in note
+    # clearly worse than KSG -> not reproduced
+    assert rule(claim, rows([0.9, 1.0, 1.1], [0.1, 0.1, 0.1]))[1] == NOT

@@ -1,5 +1,6 @@
-"""DSE paper glue (subspacelab.papers.dse) and the DSE/DSMI training callback (subspacelab.analysis.dse_callback):
-toy generators, the random-label wrapper, the per-epoch callback, the measures on known cases, and the rules."""
+"""The DSE paper (subspacelab.papers.dse) and the DSE/DSMI training callback (subspacelab.analysis.dse_callback):
+toy generators, the random-label wrapper, the per-epoch callback, the measures on known cases, and the rules on
+hand-made rows."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from subspacelab.analysis.dse_callback import (
 )
 from subspacelab.analysis.information import classic_shannon_entropy, diffusion_spectral_entropy
 from subspacelab.models import build_model
-from subspacelab.papers import dse as P
+from subspacelab.papers.dse import claims as C
+from subspacelab.papers.dse import experiment as P
+from subspacelab.papers.dse import figures as F
+from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
 
 # ----------------------------------------------------------------------------------------------
 # Toy generators
@@ -182,13 +186,32 @@ def test_toy_run_and_rules_on_a_tiny_grid(tmp_path):
     row = e.run(0, tmp_path, 1)
     assert (tmp_path / "trials.csv").is_file() and row["dse_spearman"]["uniform@0"] == pytest.approx(1.0)
     row["seed"] = 0
-    measured, verdict, _ = P.RULES["dse_toy_monotone"]({"derive": {"min_rho": 0.9, "t": 1}}, [row])
-    assert verdict in ("reproduced", "partly") and "uniform@0" in measured["value"]
+    measured, verdict, _ = C.RULES["dse_toy_monotone"]({"derive": {"min_rho": 0.9, "t": 1}}, [row])
+    assert verdict == (REPRODUCED if all(v >= 0.9 for v in measured["dse_spearman"].values()) else PARTLY)
+    assert "uniform@0" in measured["value"]
     # noise 3.0 swamps a 60-dim cube: DSE moves by more than its range over k -> only 'partly' (0.01 passes)
-    _, verdict, note = P.RULES["dse_toy_noise"]({"derive": {"max_rel_change": 0.25, "min_cse_saturation": 0.95}},
-                                                [row])
-    assert verdict == "partly" and "@3" in note
-    assert P.RULES["dse_toy_noise"]({}, [])[1] == "not_run"
+    _, verdict, note = C.RULES["dse_toy_noise"]({"derive": {"max_rel_change": 0.25}}, [row])
+    assert verdict == PARTLY and "@3" in note and "@0.01" not in note
+    assert C.RULES["dse_toy_noise"]({}, [])[1] == NOT_RUN
+    # 2 bins x 60 coordinates, k >= 15 > log2 40: binned entropy is log2 N at every k and noise (by construction)
+    measured, verdict, _ = C.RULES["dse_cse_saturation"]({"derive": {"min_cse_saturation": 0.95}}, [row])
+    assert verdict == REPRODUCED and min(measured["cse_saturation"].values()) == pytest.approx(1.0)
+
+
+def _toy_row(sat: dict[str, float]) -> dict:
+    """A toy row whose CSE at every k is ``sat[dist@noise] * log2 N`` (DSE irrelevant here)."""
+    n_points = 16
+    pts = [{"kind": "toy", "distribution": key.split("@")[0], "noise": float(key.split("@")[1]), "k": k, "t": 1,
+            "dse_mean": float(k), "cse_mean": frac * math.log2(n_points)} for key, frac in sat.items() for k in (1, 2)]
+    return {"study": "toy", "n_points": n_points, "points": pts}
+
+
+def test_cse_saturation_rule_on_closed_form_rows():
+    rule = C.RULES["dse_cse_saturation"]
+    assert rule({}, [_toy_row({"uniform@0": 1.0, "uniform@0.1": 0.97})])[1] == REPRODUCED
+    measured, verdict, note = rule({}, [_toy_row({"uniform@0": 0.5, "uniform@0.1": 1.0})])
+    assert verdict == PARTLY and "uniform@0" in note and measured["cse_saturation"]["uniform@0"] == pytest.approx(0.5)
+    assert rule({}, [_toy_row({"uniform@0": 0.5, "uniform@0.1": 0.6})])[1] == NOT
 
 
 def _training_row(dataset, labels, seed, **vals):
@@ -198,26 +221,69 @@ def _training_row(dataset, labels, seed, **vals):
     return row
 
 
-def test_training_rules_can_pass_and_fail():
-    rows = [_training_row("mnist", "clean", 0, dse_z=(1.0, 3.0), dsmi_zy=(0.1, 1.5), dsmi_zx=(0.2, 0.9),
-                          dse_z_fixed_scale=(1.0, 0.75)),
-            _training_row("mnist", "random", 0, dse_z=(1.0, 1.2), dsmi_zy=(0.1, 0.05), dsmi_zx=(0.2, 0.1)),
-            _training_row("mnist", "clean", 1, dse_z=(1.0, 2.0), dsmi_zy=(0.1, 1.2), dsmi_zx=(0.3, 0.2),
-                          dse_z_fixed_scale=(1.0, 1.5)),
-            _training_row("mnist", "random", 1, dse_z=(1.0, 0.8), dsmi_zy=(0.1, 1.0), dsmi_zx=(0.2, 0.1))]
-    trend, labels = P.RULES["dse_training_trend"], P.RULES["dse_dsmi_labels"]
-    assert trend({"derive": {"measure": "dse_z", "labels": "clean", "direction": "up"}}, rows)[1] == "reproduced"
-    assert trend({"derive": {"measure": "dse_z", "labels": "clean", "direction": "down"}}, rows)[1] == "not_reproduced"
-    measured, verdict, note = trend({"derive": {"measure": "dse_z", "control": "dse_z_fixed_scale"}}, rows)
-    assert verdict == "reproduced" and "-0.250, +0.500" in note  # the control is reported, not judged
-    assert measured["dse_z_fixed_scale_changes"]["mnist"] == pytest.approx([-0.25, 0.5])
-    # DSMI(Z;X): up in seed 0, down in seed 1, mean up -> partly
-    assert trend({"derive": {"measure": "dsmi_zx", "datasets": ["mnist"]}}, rows)[1] == "partly"
-    assert trend({"derive": {"measure": "dsmi_zx", "datasets": ["cifar10"]}}, rows)[1] == "not_run"
-    # seed 0: clean rises, random flat and far below -> ok; seed 1: random rises as much -> fails
-    measured, verdict, note = labels({"derive": {"max_random_fraction": 0.5, "min_gap": 0.1}}, rows)
-    assert verdict == "partly" and measured["checks"] == {"mnist/s0": True, "mnist/s1": False} and "s1" in note
-    assert labels({}, rows[:2])[1] == "reproduced" and labels({}, rows[:1])[1] == "not_run"
+def test_trend_rule_needs_the_seed_interval_to_exclude_zero():
+    trend = C.RULES["dse_training_trend"]
+    up = {"derive": {"measure": "dse_z", "labels": "clean", "direction": "up"}}
+    # changes +2.0 and +2.1: mean 2.05, sd 0.0707, 95% t half-width 12.71 * 0.0707 / sqrt 2 = 0.635 -> [1.41, 2.69]
+    tight = [_training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s)) for s in (0, 1)]
+    measured, verdict, _ = trend(up, tight)
+    assert verdict == REPRODUCED and measured["n"] == 2
+    assert measured["interval"]["lo"] == pytest.approx(2.05 - 12.7062 * 0.070711 / math.sqrt(2), abs=1e-3)
+    assert "n=2" in measured["value"]
+    # changes +2 and +0.1: both up but the interval [-11.0, 13.1] includes 0 -> partly
+    wide = [_training_row("mnist", "clean", 0, dse_z=(1.0, 3.0)), _training_row("mnist", "clean", 1, dse_z=(1.0, 1.1))]
+    measured, verdict, note = trend(up, wide)
+    assert verdict == PARTLY and measured["interval"]["lo"] < 0 and "includes 0" in note
+    # one run: at most partly however large the change
+    assert trend(up, tight[:1])[1] == PARTLY
+    # the claimed direction is down: both runs go up -> not reproduced; unknown dataset -> not run
+    assert trend({"derive": {"measure": "dse_z", "direction": "down"}}, tight)[1] == NOT
+    assert trend({"derive": {"measure": "dse_z", "datasets": ["cifar10"]}}, tight)[1] == NOT_RUN
+
+
+def test_trend_rule_with_a_control_takes_the_worse_verdict():
+    trend = C.RULES["dse_training_trend"]
+    claim = {"derive": {"measure": "dse_z", "labels": "clean", "direction": "up", "control": "dse_z_fixed_scale"}}
+    # the raw measure rises tightly in both runs; the scale-controlled one falls in both -> not reproduced
+    rows = [_training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 0.97 - 0.01 * s))
+            for s in (0, 1)]
+    measured, verdict, note = trend(claim, rows)
+    assert verdict == NOT and measured["raw_verdict"] == REPRODUCED and measured["control_verdict"] == NOT
+    assert measured["dse_z_fixed_scale_changes"]["mnist"] == pytest.approx([-0.03, -0.04])
+    assert "does not survive the control" in note and "dse_z_fixed_scale" in measured["value"]
+    # the control rises as tightly as the raw measure -> reproduced
+    both = [_training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 2.0 + 0.1 * s))
+            for s in (0, 1)]
+    assert trend(claim, both)[1] == REPRODUCED
+    # control up in one run, down in the other: partly, and the verdict is that partly
+    mixed = [_training_row("mnist", "clean", 0, dse_z=(1.0, 3.0), dse_z_fixed_scale=(1.0, 0.75)),
+             _training_row("mnist", "clean", 1, dse_z=(1.0, 3.1), dse_z_fixed_scale=(1.0, 1.5))]
+    measured, verdict, _ = trend(claim, mixed)
+    assert verdict == PARTLY and measured["dse_z_fixed_scale_changes"]["mnist"] == pytest.approx([-0.25, 0.5])
+
+
+def test_dsmi_labels_rule_checks_every_pair_and_the_interval_over_pairs():
+    labels = C.RULES["dse_dsmi_labels"]
+    claim = {"derive": {"max_random_fraction": 0.5, "min_gap": 0.1}}
+
+    def pair(seed, clean, random):
+        return [_training_row("mnist", "clean", seed, dsmi_zy=clean), _training_row("mnist", "random", seed, dsmi_zy=random)]
+
+    # two pairs, clean rises by 1.4 / 1.5, random flat: both intervals over n=2 pairs exclude 0 -> reproduced
+    good = pair(0, (0.1, 1.5), (0.1, 0.12)) + pair(1, (0.1, 1.6), (0.1, 0.1))
+    measured, verdict, note = labels(claim, good)
+    assert verdict == REPRODUCED and measured["n"] == 2 and note == ""
+    assert measured["difference_interval"]["lo"] > 0 and measured["rise_interval"]["lo"] > 0
+    # every pair passes, but the rises (1.4 and 0.2) are too far apart for n=2: the interval includes 0 -> partly
+    spread = pair(0, (0.1, 1.5), (0.1, 0.1)) + pair(1, (0.1, 0.3), (0.1, 0.1))
+    measured, verdict, note = labels(claim, spread)
+    assert verdict == PARTLY and measured["rise_interval"]["lo"] < 0 and "includes 0" in note
+    # seed 1: random rises as much as clean -> that pair fails -> partly (half the pairs)
+    half = pair(0, (0.1, 1.5), (0.1, 0.05)) + pair(1, (0.1, 1.2), (0.1, 1.0))
+    measured, verdict, note = labels(claim, half)
+    assert verdict == PARTLY and measured["checks"] == {"mnist/s0": True, "mnist/s1": False} and "s1" in note
+    # one pair: at most partly; no random-label run: not run
+    assert labels(claim, good[:2])[1] == PARTLY and labels(claim, good[:1])[1] == NOT_RUN
 
 
 def test_plots_draw_both_studies(tmp_path):
@@ -229,5 +295,5 @@ def test_plots_draw_both_studies(tmp_path):
            "dsmi_zx": 0.2, "cse_z": 5.0, "probe_acc": 0.5, "z_scale": 1.0 + e} for e in range(3)]
     train = _training_row("mnist", "clean", 0, dse_z=(1.0, 3.0))
     train["points"] = ep
-    paths = P.plots([toy, train], tmp_path)
+    paths = F.figures([toy, train], tmp_path)
     assert [p.name for p in paths] == ["dse_toy.png", "dse_training.png"] and all(p.stat().st_size > 0 for p in paths)
