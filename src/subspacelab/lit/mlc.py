@@ -1,12 +1,12 @@
 """MLC (Ding et al., ICCV 2023) trained by Lightning: the same objective as the paper experiment's plain loop
-(``subspacelab.papers.mlc``), so it runs on one CPU, one GPU or several under DDP.
+(``subspacelab.papers.mlc.experiment``), so it runs on one CPU, one GPU or several under DDP.
 
 - ``MLCModule``: ``stage="tcr"`` trains the TCR pre-training loss, ``stage="mlc"`` the MLC loss −R(Z) + R_c(Z, Γ)
   with Γ = Sinkhorn(C Cᵀ) on two augmented views of every batch (``clustering.mlc.tcr_step`` / ``mlc_step``, the
   functions the plain loop calls). Each rank draws its augmentations from ``seed + rank``. Under DDP every rank
   computes R, R_c and Γ on its own shard of the batch (Γ couples only the samples of one rank's batch), and DDP
   averages the gradients, so every rank takes the same step. Adam with one learning rate for the backbone
-  (frozen when 0) and one for the heads, as ``papers.mlc.mlc_optimizer``.
+  (frozen when 0) and one for the heads, as ``papers.mlc.experiment.mlc_optimizer``.
 - ``fit_mlc``: trains a ``clustering.mlc.MLCNet`` on a tensor of images for ``steps`` steps (Trainer options passed on).
 """
 

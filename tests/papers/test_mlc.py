@@ -1,4 +1,5 @@
-"""MLC maths (subspacelab.clustering.mlc) and the paper's derive rules (subspacelab.papers.mlc)."""
+"""MLC maths (subspacelab.clustering.mlc), the run's geometry helpers and the paper's derive rules
+(subspacelab.papers.mlc.claims) on hand-made rows."""
 
 import math
 
@@ -10,7 +11,10 @@ import torch.nn.functional as F
 from subspacelab.clustering import mlc as M
 from subspacelab.clustering.baselines import spectral_from_affinity
 from subspacelab.clustering.metrics import accuracy
-from subspacelab.papers import mlc as P
+from subspacelab.papers.mlc import Experiment
+from subspacelab.papers.mlc.claims import RULES
+from subspacelab.papers.mlc.experiment import geometry
+from subspacelab.papers.mlc.figures import tables
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,7 +29,7 @@ def _planted(n_per=40, k=4, sub_dim=2, d=12, noise=0.0, seed=0):
     Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
     Z, y = [], []
     for c in range(k):
-        B = Q[:, c * sub_dim:(c + 1) * sub_dim]
+        B = Q[:, c * sub_dim : (c + 1) * sub_dim]
         Z.append(torch.randn(n_per, sub_dim, generator=g, dtype=torch.float64) @ B.T)
         y += [c] * n_per
     Z = torch.cat(Z) + noise * torch.randn(n_per * k, d, generator=g, dtype=torch.float64)
@@ -70,7 +74,9 @@ def test_gradients_flow_through_sinkhorn():
     W = torch.randn(6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     (M.sinkhorn(C @ C.T, 0.3, 8) * W).sum().backward()
     assert torch.isfinite(C.grad).all() and C.grad.abs().sum() > 1e-6
-    assert torch.autograd.gradcheck(lambda c: M.sinkhorn(c @ c.T, 0.3, 5), (_sphere(5, 3, seed=6).requires_grad_(),))
+    assert torch.autograd.gradcheck(
+        lambda c: M.sinkhorn(c @ c.T, 0.3, 5), (_sphere(5, 3, seed=6).requires_grad_(),)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -95,13 +101,19 @@ def test_clustered_rate_with_hard_clusters_is_mcr2():
     Gamma = (yt[:, None] == yt[None, :]).double() / sizes[yt][None, :]  # doubly stochastic block matrix
     assert torch.allclose(Gamma.sum(0), torch.ones(n, dtype=Gamma.dtype))
     assert torch.allclose(Gamma.sum(1), torch.ones(n, dtype=Gamma.dtype))
-    mcr2 = sum(float(nk) / (2 * n) * float(torch.logdet(torch.eye(d, dtype=Z.dtype) + d / (float(nk) * eps2)
-                                                        * Z[yt == c].T @ Z[yt == c]))
-               for c, nk in enumerate(sizes))
+    mcr2 = sum(
+        float(nk)
+        / (2 * n)
+        * float(
+            torch.logdet(torch.eye(d, dtype=Z.dtype) + d / (float(nk) * eps2) * Z[yt == c].T @ Z[yt == c])
+        )
+        for c, nk in enumerate(sizes)
+    )
     assert float(M.clustered_rate(Z, Gamma, eps2)) == pytest.approx(mcr2, rel=1e-12)
     # one cluster = everything: R_c = R
     assert float(M.clustered_rate(Z, torch.full((n, n), 1.0 / n, dtype=Z.dtype), eps2)) == pytest.approx(
-        float(M.coding_rate(Z, eps2)), rel=1e-12)
+        float(M.coding_rate(Z, eps2)), rel=1e-12
+    )
 
 
 def test_true_clusters_give_a_better_mlc_loss_than_a_wrong_partition():
@@ -109,7 +121,9 @@ def test_true_clusters_give_a_better_mlc_loss_than_a_wrong_partition():
     yt = torch.from_numpy(y)
 
     def block(labels):
-        return (labels[:, None] == labels[None, :]).double() / torch.bincount(labels).double()[labels][None, :]
+        return (labels[:, None] == labels[None, :]).double() / torch.bincount(labels).double()[labels][
+            None, :
+        ]
 
     wrong = torch.arange(len(y)) % 3
     assert float(M.mlc_loss(Z, block(yt), 0.5)[0]) < float(M.mlc_loss(Z, block(wrong), 0.5)[0])
@@ -150,8 +164,10 @@ def test_combine_views_renormalises_and_keeps_double_stochasticity():
 @pytest.mark.parametrize("r", [1, 3, 7])
 def test_numerical_rank_of_a_rank_r_matrix(r):
     g = torch.Generator().manual_seed(r)
-    A = torch.randn(50, r, generator=g, dtype=torch.float64) @ torch.linalg.qr(
-        torch.randn(20, r, generator=g, dtype=torch.float64))[0].T
+    A = (
+        torch.randn(50, r, generator=g, dtype=torch.float64)
+        @ torch.linalg.qr(torch.randn(20, r, generator=g, dtype=torch.float64))[0].T
+    )
     U, _, Vh = torch.linalg.svd(A, full_matrices=False)
     A = U[:, :r] @ Vh[:r]  # equal singular values: 95% energy needs all r
     assert M.numerical_rank(A) == r
@@ -197,7 +213,7 @@ def test_planted_union_of_subspaces_is_recovered_by_sinkhorn_and_spectral_cluste
     labels = spectral_from_affinity((0.5 * (G + G.T)).numpy(), 4, seed=0)
     assert accuracy(y, labels) > 0.98
     # and the geometry helpers see a union of low-dimensional subspaces
-    geo = P.geometry(Z, y)
+    geo = geometry(Z, y)
     assert geo["class_rank_mean"] <= 3 and geo["overall_rank"] >= 10 and geo["inter_cos"] < 0.05
 
 
@@ -224,34 +240,67 @@ def test_a_few_mlc_steps_lower_the_loss_on_planted_features():
 # experiment config and derive rules
 # ----------------------------------------------------------------------------------------------
 def test_experiment_validation():
-    P.Experiment()
+    Experiment()
     with pytest.raises(ValueError, match="dataset"):
-        P.Experiment(dataset="svhn")
+        Experiment(dataset="svhn")
     with pytest.raises(ValueError, match="n_baseline"):
-        P.Experiment(n_baseline=5000, n_readout=3000)
+        Experiment(n_baseline=5000, n_readout=3000)
     with pytest.raises(ValueError, match="eta"):
-        P.Experiment(eta=0.0)
+        Experiment(eta=0.0)
     with pytest.raises(ValueError, match="ensc_tau"):
-        P.Experiment(ensc_tau=[1.5])
+        Experiment(ensc_tau=[1.5])
 
 
 def _row(ds, seed, acc, geo_mlc=None, log=None, eta=None):
-    geo = {"tcr": {"class_rank_mean": 12.0, "overall_rank": 28, "dim": 32, "intra_cos": 0.4, "inter_cos": 0.2},
-           "mlc": geo_mlc or {"class_rank_mean": 6.0, "overall_rank": 27, "dim": 32, "intra_cos": 0.7,
-                              "inter_cos": 0.1}}
-    return {"dataset": ds, "n_train": 100, "experiment": {"seed": seed, "n_baseline": 50, "n_readout": 80},
-            "results": {m: {"acc": a, "nmi": a, "ari": a} for m, a in acc.items()}, "geometry": geo,
-            "mlc_log": log or [{"epoch": 0, "R": 10.0, "Rc": 8.0, "class_rank_mean": 10.0, "overall_rank": 28,
-                                "gamma_entropy": 5.0},
-                               {"epoch": 1, "R": 9.8, "Rc": 4.0, "class_rank_mean": 6.0, "overall_rank": 27,
-                                "gamma_entropy": 3.0}],
-            "eta_sweep": eta or [{"eta": 0.05, "gamma_entropy": 1.0, "acc": 0.5},
-                                 {"eta": 0.1, "gamma_entropy": 2.0, "acc": 0.8}],
-            "seconds": 60.0, "tcr_seconds": 30.0, "mlc_seconds": 20.0}
+    geo = {
+        "tcr": {"class_rank_mean": 12.0, "overall_rank": 28, "dim": 32, "intra_cos": 0.4, "inter_cos": 0.2},
+        "mlc": geo_mlc
+        or {"class_rank_mean": 6.0, "overall_rank": 27, "dim": 32, "intra_cos": 0.7, "inter_cos": 0.1},
+    }
+    return {
+        "dataset": ds,
+        "n_train": 100,
+        "experiment": {"seed": seed, "n_baseline": 50, "n_readout": 80},
+        "results": {m: {"acc": a, "nmi": a, "ari": a} for m, a in acc.items()},
+        "geometry": geo,
+        "mlc_log": log
+        or [
+            {
+                "epoch": 0,
+                "R": 10.0,
+                "Rc": 8.0,
+                "class_rank_mean": 10.0,
+                "overall_rank": 28,
+                "gamma_entropy": 5.0,
+            },
+            {
+                "epoch": 1,
+                "R": 9.8,
+                "Rc": 4.0,
+                "class_rank_mean": 6.0,
+                "overall_rank": 27,
+                "gamma_entropy": 3.0,
+            },
+        ],
+        "eta_sweep": eta
+        or [{"eta": 0.05, "gamma_entropy": 1.0, "acc": 0.5}, {"eta": 0.1, "gamma_entropy": 2.0, "acc": 0.8}],
+        "seconds": 60.0,
+        "tcr_seconds": 30.0,
+        "mlc_seconds": 20.0,
+    }
 
 
-GOOD = {"mlc": 0.9, "mlc_sub": 0.9, "mlc_random_init": 0.8, "ensc_tcr": 0.7, "ssc_omp_tcr": 0.6, "ensc_mlc": 0.85,
-        "ssc_omp_mlc": 0.8, "kmeans_tcr": 0.6, "kmeans_mlc": 0.85}
+GOOD = {
+    "mlc": 0.9,
+    "mlc_sub": 0.9,
+    "mlc_random_init": 0.8,
+    "ensc_tcr": 0.7,
+    "ssc_omp_tcr": 0.6,
+    "ensc_mlc": 0.85,
+    "ssc_omp_mlc": 0.8,
+    "kmeans_tcr": 0.6,
+    "kmeans_mlc": 0.85,
+}
 
 
 def _claim(rule, **kw):
@@ -260,52 +309,105 @@ def _claim(rule, **kw):
 
 def test_rules_on_hand_made_rows():
     good = [_row("mnist", 0, GOOD), _row("mnist", 1, GOOD), _row("fashion_mnist", 0, GOOD)]
+    seeded = good + [_row("fashion_mnist", 1, GOOD)]  # two seeds everywhere: zero-spread paired differences
     beats = _claim("mlc_beats_baselines", method="mlc_sub", baselines=["ensc_tcr", "ssc_omp_tcr"])
-    assert P.RULES["mlc_beats_baselines"](beats, good)[1] == "reproduced"
+    assert RULES["mlc_beats_baselines"](beats, seeded)[1] == "reproduced"
+    _, verdict, note = RULES["mlc_beats_baselines"](beats, good)  # Fashion-MNIST with one seed: no interval
+    assert verdict == "partly" and "fashion_mnist (1 seed(s))" in note
     half = _row("fashion_mnist", 0, {**GOOD, "mlc_sub": 0.65})
-    assert P.RULES["mlc_beats_baselines"](beats, good[:2] + [half])[1] == "partly"
+    assert RULES["mlc_beats_baselines"](beats, good[:2] + [half])[1] == "partly"
     bad = _row("mnist", 0, {**GOOD, "mlc_sub": 0.5})
-    assert P.RULES["mlc_beats_baselines"](beats, [bad])[1] == "not_reproduced"
+    assert RULES["mlc_beats_baselines"](beats, [bad])[1] == "not_reproduced"
 
-    helps = _claim("mlc_features_help_baselines", pairs=[["ensc_tcr", "ensc_mlc"], ["ssc_omp_tcr", "ssc_omp_mlc"]],
-                   min_gain=0.02)
-    assert P.RULES["mlc_features_help_baselines"](helps, good)[1] == "reproduced"
-    assert P.RULES["mlc_features_help_baselines"](helps, [_row("mnist", 0, {**GOOD, "ensc_mlc": 0.7})])[1] == "partly"
-    assert P.RULES["mlc_features_help_baselines"](
-        helps, [_row("mnist", 0, {**GOOD, "ensc_mlc": 0.7, "ssc_omp_mlc": 0.5})])[1] == "not_reproduced"
+    helps = _claim(
+        "mlc_features_help_baselines",
+        pairs=[["ensc_tcr", "ensc_mlc"], ["ssc_omp_tcr", "ssc_omp_mlc"]],
+        min_gain=0.02,
+    )
+    assert RULES["mlc_features_help_baselines"](helps, seeded)[1] == "reproduced"
+    assert RULES["mlc_features_help_baselines"](helps, good)[1] == "partly"  # one Fashion-MNIST seed
+    assert (
+        RULES["mlc_features_help_baselines"](helps, [_row("mnist", 0, {**GOOD, "ensc_mlc": 0.7})])[1]
+        == "partly"
+    )
+    assert (
+        RULES["mlc_features_help_baselines"](
+            helps, [_row("mnist", 0, {**GOOD, "ensc_mlc": 0.7, "ssc_omp_mlc": 0.5})]
+        )[1]
+        == "not_reproduced"
+    )
 
     ranks = _claim("mlc_subspace_ranks", max_class_frac=0.35, min_overall_frac=0.75)
-    assert P.RULES["mlc_subspace_ranks"](ranks, good)[1] == "reproduced"
-    collapsed = _row("mnist", 0, GOOD, geo_mlc={"class_rank_mean": 6.0, "overall_rank": 10, "dim": 32,
-                                                "intra_cos": 0.7, "inter_cos": 0.1})
-    assert P.RULES["mlc_subspace_ranks"](ranks, [collapsed])[1] == "partly"
+    assert RULES["mlc_subspace_ranks"](ranks, good)[1] == "reproduced"
+    collapsed = _row(
+        "mnist",
+        0,
+        GOOD,
+        geo_mlc={"class_rank_mean": 6.0, "overall_rank": 10, "dim": 32, "intra_cos": 0.7, "inter_cos": 0.1},
+    )
+    assert RULES["mlc_subspace_ranks"](ranks, [collapsed])[1] == "partly"
 
     blocks = _claim("mlc_orthogonal_blocks", max_inter=0.2, min_intra=0.5)
-    assert P.RULES["mlc_orthogonal_blocks"](blocks, good)[1] == "reproduced"
-    sharper = _row("mnist", 0, GOOD, geo_mlc={"class_rank_mean": 6.0, "overall_rank": 27, "dim": 32,
-                                              "intra_cos": 0.6, "inter_cos": 0.25})
-    assert P.RULES["mlc_orthogonal_blocks"](blocks, [sharper])[1] == "partly"
+    assert RULES["mlc_orthogonal_blocks"](blocks, good)[1] == "reproduced"
+    sharper = _row(
+        "mnist",
+        0,
+        GOOD,
+        geo_mlc={"class_rank_mean": 6.0, "overall_rank": 27, "dim": 32, "intra_cos": 0.6, "inter_cos": 0.25},
+    )
+    assert RULES["mlc_orthogonal_blocks"](blocks, [sharper])[1] == "partly"
 
     rates = _claim("mlc_rate_dynamics", max_rc_ratio=0.75, max_r_change=0.1)
-    assert P.RULES["mlc_rate_dynamics"](rates, good)[1] == "reproduced"
-    flat = [{"epoch": 0, "R": 10.0, "Rc": 8.0, "class_rank_mean": 10.0, "overall_rank": 28},
-            {"epoch": 1, "R": 10.0, "Rc": 8.0, "class_rank_mean": 10.0, "overall_rank": 28}]
-    assert P.RULES["mlc_rate_dynamics"](rates, [_row("mnist", 0, GOOD, log=flat)])[1] == "not_reproduced"
+    assert RULES["mlc_rate_dynamics"](rates, good)[1] == "reproduced"
+    flat = [
+        {"epoch": 0, "R": 10.0, "Rc": 8.0, "class_rank_mean": 10.0, "overall_rank": 28},
+        {"epoch": 1, "R": 10.0, "Rc": 8.0, "class_rank_mean": 10.0, "overall_rank": 28},
+    ]
+    assert RULES["mlc_rate_dynamics"](rates, [_row("mnist", 0, GOOD, log=flat)])[1] == "not_reproduced"
 
     init = _claim("mlc_one_shot_init", min_gain=0.02, tol=0.01)
-    assert P.RULES["mlc_one_shot_init"](init, good)[1] == "reproduced"
-    assert P.RULES["mlc_one_shot_init"](init, [_row("mnist", 0, {**GOOD, "mlc_random_init": 0.895})])[1] == "partly"
-    assert P.RULES["mlc_one_shot_init"](init, [_row("mnist", 0, {**GOOD, "mlc_random_init": 0.95})])[1] == \
-        "not_reproduced"
+    assert RULES["mlc_one_shot_init"](init, seeded)[1] == "reproduced"
+    assert RULES["mlc_one_shot_init"](init, good)[1] == "partly"  # one Fashion-MNIST seed
+    assert (
+        RULES["mlc_one_shot_init"](init, [_row("mnist", 0, {**GOOD, "mlc_random_init": 0.895})])[1]
+        == "partly"
+    )
+    assert (
+        RULES["mlc_one_shot_init"](init, [_row("mnist", 0, {**GOOD, "mlc_random_init": 0.95})])[1]
+        == "not_reproduced"
+    )
 
     eta = _claim("mlc_eta_sparsity", min_drop=0.02)
-    assert P.RULES["mlc_eta_sparsity"](eta, good)[1] == "reproduced"
-    flat_acc = [{"eta": 0.05, "gamma_entropy": 1.0, "acc": 0.8}, {"eta": 0.1, "gamma_entropy": 2.0, "acc": 0.8}]
-    assert P.RULES["mlc_eta_sparsity"](eta, [_row("mnist", 0, GOOD, eta=flat_acc)])[1] == "partly"
+    assert RULES["mlc_eta_sparsity"](eta, good)[1] == "reproduced"
+    flat_acc = [
+        {"eta": 0.05, "gamma_entropy": 1.0, "acc": 0.8},
+        {"eta": 0.1, "gamma_entropy": 2.0, "acc": 0.8},
+    ]
+    assert RULES["mlc_eta_sparsity"](eta, [_row("mnist", 0, GOOD, eta=flat_acc)])[1] == "partly"
 
     paper = _claim("mlc_paper_values", dataset="cifar10", tol=5.0)
-    assert P.RULES["mlc_paper_values"](paper, good)[1] == "not_run"
+    assert RULES["mlc_paper_values"](paper, good)[1] == "not_run"
     cifar = {"mlc": 0.85, "ensc_tcr": 0.70, "ensc_mlc": 0.80, "ssc_omp_tcr": 0.66, "ssc_omp_mlc": 0.77}
-    assert P.RULES["mlc_paper_values"](paper, [_row("cifar10", 0, cifar)])[1] == "reproduced"
-    assert P.RULES["mlc_paper_values"](paper, [_row("cifar10", 0, {**cifar, "mlc": 0.70})])[1] == "not_reproduced"
-    assert "mnist" in P.tables(good)
+    assert RULES["mlc_paper_values"](paper, [_row("cifar10", 0, cifar)])[1] == "reproduced"
+    assert (
+        RULES["mlc_paper_values"](paper, [_row("cifar10", 0, {**cifar, "mlc": 0.70})])[1] == "not_reproduced"
+    )
+    assert "mnist" in tables(good)
+
+
+def test_differences_between_arms_need_the_seed_interval():
+    """A gain on the seed mean whose seeds disagree is not shown: the paired interval straddles 0."""
+    noisy = [
+        _row("mnist", 0, {**GOOD, "mlc_random_init": 0.6}),
+        _row("mnist", 1, {**GOOD, "mlc_random_init": 0.95}),
+    ]
+    measured, verdict, _ = RULES["mlc_one_shot_init"](
+        _claim("mlc_one_shot_init", min_gain=0.02, tol=0.01), noisy
+    )
+    assert measured["gaps"]["mnist"] == pytest.approx(0.125) and measured["intervals"]["mnist"]["lo"] < 0
+    assert verdict == "partly"
+    beats = _claim("mlc_beats_baselines", method="mlc_sub", baselines=["ensc_tcr"])
+    spread = [_row("mnist", 0, {**GOOD, "mlc_sub": 0.95}), _row("mnist", 1, {**GOOD, "mlc_sub": 0.65})]
+    measured, verdict, _ = RULES["mlc_beats_baselines"](beats, spread)  # mean 0.80 > 0.70, seeds disagree
+    assert measured["wins"]["mnist"]["ensc_tcr"] and measured["intervals"]["mnist"]["ensc_tcr"]["lo"] < 0
+    assert verdict == "partly"

@@ -1,0 +1,379 @@
+"""What a run of the MLC paper executes (one ``Experiment.run``). The maths is in ``subspacelab.clustering.mlc``;
+the Lightning module with the same objective in ``subspacelab.lit.mlc``.
+
+One run = one (dataset, seed), CPU-scale analogue of the paper's CIFAR protocol (docs/research/mlc.md §8):
+
+1. a class-balanced subset of ``n_train`` training images (the paper clusters its training set, and so do we);
+2. TCR self-supervised pre-training of a small CNN + pre-feature MLP + feature head (NMCE's loss form);
+3. the one-shot Γ initialisation (cluster head := feature head), then MLC training (−R + R_c with
+   Γ = Sinkhorn(C Cᵀ), two augmented views, paper eq. 6), logging R, R_c, Γ's entropy and the per-class /
+   overall 95%-energy ranks of Z each epoch;
+4. read-out: a dense Sinkhorn Γ of the cluster-head outputs over ``n_readout`` of the images, spectral
+   clustering with k = #classes (the paper's Alg. 1 line 10);
+5. the ablation "random cluster-head init" (same TCR start, same batches and augmentations);
+6. baselines on Z_TCR and on Z_MLC: k-means (all images), EnSC and SSC-OMP (the first ``n_baseline`` images of
+   the read-out subset, a cut grid, best-of-grid ACC chosen WITH the labels, as the paper does); MLC is also
+   read out on exactly those ``n_baseline`` images for the comparison;
+7. an η sweep of the read-out (Γ's row entropy and ACC per η) on the same ``n_baseline`` images.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from subspacelab.clustering import mlc as M
+from subspacelab.clustering import run_method, scores
+from subspacelab.clustering.baselines import spectral_from_affinity
+from subspacelab.experiments.harness import trial_seed
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+BACKBONES = ("cnn", "resnet18")
+
+
+@dataclass
+class Experiment:
+    """One (dataset, seed) run (module doc). Fields = conf/experiment/mlc.yaml."""
+
+    dataset: str = "mnist"
+    data_root: str = "data/raw"
+    n_train: int = 10000  # class-balanced subset of the training split (clustered and reported on)
+    backbone: str = "cnn"  # cnn: 4-block CNN for 28x28; resnet18: CIFAR ResNet-18 (paper scale)
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    hidden: int = 512  # pre-feature width
+    dim: int = 32  # d, feature / cluster-head dimension
+    batch: int = 512
+    # --- TCR pre-training (NMCE form)
+    tcr_epochs: int = 12
+    tcr_lr: float = 1e-3
+    tcr_eps2: float = 0.5
+    tcr_lambda: float = 10.0
+    # --- MLC
+    mlc_epochs: int = 5
+    eps2: float = 0.5
+    eta: float = 0.175
+    sinkhorn_iters: int = 10
+    lr_backbone: float = 1e-4  # 0: backbone frozen during MLC (CPP's head-only regime)
+    lr_heads: float = 1e-3
+    random_init_ablation: bool = True
+    # --- read-out and baselines
+    n_readout: int = 2000
+    readout_iters: int = 50
+    n_baseline: int = 600
+    eta_sweep: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.175, 0.25])
+    kmeans_n_init: int = 10
+    ensc_gamma: list[float] = field(default_factory=lambda: [5.0, 50.0])
+    ensc_tau: list[float] = field(default_factory=lambda: [0.9, 1.0])
+    ensc_n_nonzero: int = 50
+    omp_n_nonzero: list[int] = field(default_factory=lambda: [3, 5, 10, 20])
+    omp_thr: list[float] = field(default_factory=lambda: [1e-4, 1e-6])
+
+    def __post_init__(self):
+        self.channels = [int(c) for c in self.channels]
+        self.eta_sweep = sorted(float(v) for v in self.eta_sweep)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset: one of {DATASETS}, got {self.dataset!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone: one of {BACKBONES}, got {self.backbone!r}")
+        if self.backbone == "cnn" and (not self.channels or min(self.channels) < 1):
+            raise ValueError("channels: a non-empty list of positive widths")
+        if min(self.hidden, self.dim, self.batch) < 2:
+            raise ValueError("hidden, dim, batch: must be >= 2")
+        if self.n_train < 20 or self.batch > self.n_train:
+            raise ValueError(f"n_train: need >= 20 images and >= batch ({self.n_train} < {self.batch}?)")
+        if not 10 <= self.n_baseline <= self.n_readout <= self.n_train:
+            raise ValueError("need 10 <= n_baseline <= n_readout <= n_train")
+        if min(self.tcr_epochs, self.mlc_epochs) < 0 or self.sinkhorn_iters < 1 or self.readout_iters < 1:
+            raise ValueError("tcr_epochs, mlc_epochs >= 0; sinkhorn_iters, readout_iters >= 1")
+        if min(self.tcr_eps2, self.eps2, self.eta, self.tcr_lr, self.lr_heads) <= 0 or self.lr_backbone < 0:
+            raise ValueError("tcr_eps2, eps2, eta, tcr_lr, lr_heads: must be > 0; lr_backbone >= 0")
+        if self.tcr_lambda < 0:
+            raise ValueError("tcr_lambda: must be >= 0")
+        if not self.eta_sweep or min(self.eta_sweep) <= 0:
+            raise ValueError("eta_sweep: positive values")
+        if not (self.ensc_gamma and self.ensc_tau and self.omp_n_nonzero and self.omp_thr):
+            raise ValueError("ensc_gamma, ensc_tau, omp_n_nonzero, omp_thr: non-empty grids")
+        if min(self.ensc_gamma) <= 0 or not all(0 < t <= 1 for t in self.ensc_tau):
+            raise ValueError("ensc_gamma > 0 and 0 < ensc_tau <= 1")
+        if min(self.omp_n_nonzero) < 1 or min(self.omp_thr) <= 0 or self.ensc_n_nonzero < 1:
+            raise ValueError("omp_n_nonzero >= 1, omp_thr > 0, ensc_n_nonzero >= 1")
+
+    # ------------------------------------------------------------------------------------------
+    def network(self, in_channels: int) -> M.MLCNet:
+        net = M.MLCNet(self.channels, self.hidden, self.dim, in_channels)
+        if self.backbone == "resnet18":
+            net.backbone = resnet18_cifar(in_channels)
+            net.pre_feature[0] = torch.nn.Linear(512, self.hidden)
+        return net
+
+    def data(self, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+        """A class-balanced random subset of ``n_train`` training images (float in [0, 1]) and their labels."""
+        from subspacelab.data.vision import load_split, prepare_dataset
+
+        prepare_dataset(self.dataset, self.data_root)
+        x, y = load_split(self.dataset, self.data_root, train=True)
+        classes = torch.unique(y)
+        per = self.n_train // len(classes)
+        gen = torch.Generator().manual_seed(trial_seed(seed, "subset", self.dataset))
+        keep = torch.cat(
+            [
+                torch.nonzero(y == c).flatten()[torch.randperm(int((y == c).sum()), generator=gen)[:per]]
+                for c in classes
+            ]
+        )
+        keep = keep[torch.randperm(len(keep), generator=gen)]
+        return x[keep].float() / 255.0, y[keep].numpy()
+
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+        # one thread: two BLAS threads competing with another process on 2 cores were ~100x slower here
+        torch.set_num_threads(1)
+        started = time.perf_counter()
+        X, y = self.data(seed)
+        k = int(len(np.unique(y)))
+        torch.manual_seed(trial_seed(seed, "init"))
+        net = self.network(X.shape[1])
+        out: dict = {
+            "dataset": self.dataset,
+            "n_train": int(len(y)),
+            "n_classes": k,
+            "parameters": sum(p.numel() for p in net.parameters()),
+        }
+        t0 = time.perf_counter()
+        out["tcr_log"] = train_tcr(net, X, self, trial_seed(seed, "tcr"))
+        out["tcr_seconds"] = time.perf_counter() - t0
+        tcr_state = copy.deepcopy(net.state_dict())
+        Z_tcr, _ = embed(net, X)
+        ro, sub = slice(0, self.n_readout), slice(0, self.n_baseline)
+
+        # MLC from the one-shot init
+        M.copy_feature_to_cluster_head(net)
+        t0 = time.perf_counter()
+        out["mlc_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"))
+        out["mlc_seconds"] = time.perf_counter() - t0
+        Z_mlc, C_mlc = embed(net, X)
+        results = {
+            "mlc": readout(C_mlc[ro], y[ro], k, self.eta, self.readout_iters, seed),
+            "mlc_sub": readout(C_mlc[sub], y[sub], k, self.eta, self.readout_iters, seed),
+        }
+        print(
+            f"  MLC read-out: ACC {results['mlc']['acc']:.3f} ({self.n_readout} images), "
+            f"{results['mlc_sub']['acc']:.3f} ({self.n_baseline})",
+            flush=True,
+        )
+        out["eta_sweep"] = [
+            {"eta": eta, **readout(C_mlc[sub], y[sub], k, eta, self.readout_iters, seed)}
+            for eta in self.eta_sweep
+        ]
+
+        # ablation: random cluster-head init from the same TCR network, same batches / augmentations
+        if self.random_init_ablation:
+            net.load_state_dict(tcr_state)
+            M.reset_cluster_head(net, trial_seed(seed, "random-head"))
+            t0 = time.perf_counter()
+            out["mlc_random_init_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"))
+            out["mlc_random_init_seconds"] = time.perf_counter() - t0
+            _, C_rand = embed(net, X)
+            results["mlc_random_init"] = readout(C_rand[ro], y[ro], k, self.eta, self.readout_iters, seed)
+            results["mlc_random_init_sub"] = readout(
+                C_rand[sub], y[sub], k, self.eta, self.readout_iters, seed
+            )
+            print(f"  MLC random-init read-out: ACC {results['mlc_random_init']['acc']:.3f}", flush=True)
+
+        # baselines on Z_TCR and Z_MLC
+        grids = {}
+        for tag, Z in (("tcr", Z_tcr), ("mlc", Z_mlc)):
+            Zn = Z.double().numpy()
+            results[f"kmeans_{tag}"] = _score_row(
+                run_method("kmeans", Zn, k, seed, labels_true=y, n_init=self.kmeans_n_init)
+            )
+            for method, grid in (
+                (
+                    "ensc",
+                    [
+                        {"gamma": g, "tau": t, "n_nonzero": self.ensc_n_nonzero}
+                        for g in self.ensc_gamma
+                        for t in self.ensc_tau
+                    ],
+                ),
+                ("ssc_omp", [{"n_nonzero": n, "thr": t} for n in self.omp_n_nonzero for t in self.omp_thr]),
+            ):
+                rows = [
+                    _score_row(run_method(method, Zn[sub], k, seed, labels_true=y[sub], **hp)) | {"hp": hp}
+                    for hp in grid
+                ]
+                grids[f"{method}_{tag}"] = rows
+                results[f"{method}_{tag}"] = max(
+                    rows, key=lambda r: r["acc"]
+                )  # best of grid: uses the labels
+            print(
+                f"  on Z_{tag.upper()}: k-means {results[f'kmeans_{tag}']['acc']:.3f}, EnSC "
+                f"{results[f'ensc_{tag}']['acc']:.3f}, SSC-OMP {results[f'ssc_omp_{tag}']['acc']:.3f}",
+                flush=True,
+            )
+        out["results"], out["grids"] = results, grids
+        out["geometry"] = {tag: geometry(Z[ro], y[ro]) for tag, Z in (("tcr", Z_tcr), ("mlc", Z_mlc))}
+        for m, r in results.items():
+            for key in ("acc", "nmi", "ari"):
+                out[f"{m}_{key}"] = r[key]
+        out["seconds"] = time.perf_counter() - started
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# training and read-out
+# ----------------------------------------------------------------------------------------------
+def resnet18_cifar(in_channels: int = 3) -> torch.nn.Module:
+    """torchvision ResNet-18 with the CIFAR stem (3x3 conv, stride 1, no max-pool), fc removed: -> 512."""
+    import torchvision
+
+    r = torchvision.models.resnet18(num_classes=10)
+    r.conv1 = torch.nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+    r.maxpool = torch.nn.Identity()
+    r.fc = torch.nn.Identity()
+    r.out_dim = 512
+    return r
+
+
+def _batches(n: int, batch: int, gen: torch.Generator):
+    perm = torch.randperm(n, generator=gen)
+    return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]  # full batches only
+
+
+def train_tcr(net: M.MLCNet, X: torch.Tensor, exp: Experiment, seed: int) -> list[dict]:
+    """TCR pre-training (feature head only; the cluster head is unused): Adam, ``tcr_epochs`` epochs."""
+    gen = torch.Generator().manual_seed(seed)
+    params = [p for name, p in net.named_parameters() if not name.startswith("cluster_head")]
+    opt = torch.optim.Adam(params, lr=exp.tcr_lr)
+    net.train()
+    log = []
+    for epoch in range(exp.tcr_epochs):
+        stats = defaultdict(list)
+        for idx in _batches(len(X), exp.batch, gen):
+            loss, s = M.tcr_step(net, X[idx], gen, exp.tcr_eps2, exp.tcr_lambda)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for key, v in s.items():
+                stats[key].append(v)
+        log.append({"epoch": epoch + 1, **{key: statistics.fmean(v) for key, v in stats.items()}})
+        print(f"  TCR epoch {epoch + 1}: loss {log[-1]['loss']:.2f} cos {log[-1]['cos']:.3f}", flush=True)
+    return log
+
+
+def mlc_optimizer(net: M.MLCNet, lr_backbone: float, lr_heads: float) -> torch.optim.Optimizer:
+    """Adam: ``lr_backbone`` on the CNN (frozen when 0), ``lr_heads`` on pre-feature, feature and cluster heads."""
+    for p in net.backbone.parameters():
+        p.requires_grad_(lr_backbone > 0)
+    groups = [
+        {
+            "params": [
+                *net.pre_feature.parameters(),
+                *net.feature_head.parameters(),
+                *net.cluster_head.parameters(),
+            ],
+            "lr": lr_heads,
+        }
+    ]
+    if lr_backbone > 0:
+        groups.append({"params": list(net.backbone.parameters()), "lr": lr_backbone})
+    return torch.optim.Adam(groups)
+
+
+def train_mlc(net: M.MLCNet, X: torch.Tensor, y: np.ndarray, exp: Experiment, seed: int) -> list[dict]:
+    """MLC training; per epoch the mean training R, R_c, and on fixed images (no augmentation, eval mode): R and
+    R_c on a probe batch of ``batch`` images, Γ's row entropy there, and the 95%-energy ranks of Z over the
+    read-out subset (per true class and overall). Epoch 0 = the start."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = mlc_optimizer(net, exp.lr_backbone, exp.lr_heads)
+    probe = X[: exp.batch]
+    log = [{"epoch": 0, **_probe(net, probe, X[: exp.n_readout], y[: exp.n_readout], exp)}]
+    for epoch in range(exp.mlc_epochs):
+        net.train()
+        stats = defaultdict(list)
+        for idx in _batches(len(X), exp.batch, gen):
+            loss, s = M.mlc_step(net, X[idx], gen, exp.eps2, exp.eta, exp.sinkhorn_iters)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for key, v in s.items():
+                stats[f"train_{key}"].append(v)
+        log.append(
+            {
+                "epoch": epoch + 1,
+                **{key: statistics.fmean(v) for key, v in stats.items()},
+                **_probe(net, probe, X[: exp.n_readout], y[: exp.n_readout], exp),
+            }
+        )
+        e = log[-1]
+        print(
+            f"  MLC epoch {epoch + 1}: loss {e['train_loss']:.3f} R {e['R']:.2f} R_c {e['Rc']:.2f} "
+            f"class rank {e['class_rank_mean']:.1f} overall {e['overall_rank']}",
+            flush=True,
+        )
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return log
+
+
+@torch.no_grad()
+def _probe(net: M.MLCNet, probe: torch.Tensor, Xr: torch.Tensor, yr: np.ndarray, exp: Experiment) -> dict:
+    net.eval()
+    z, c = net(probe)
+    G = M.membership(c, exp.eta, exp.sinkhorn_iters)
+    Zr, _ = embed(net, Xr)
+    geo = ranks(Zr, yr)
+    return {
+        "R": float(M.coding_rate(z, exp.eps2)),
+        "Rc": float(M.clustered_rate(z, G, exp.eps2)),
+        "gamma_entropy": M.row_entropy(G),
+        **geo,
+    }
+
+
+@torch.no_grad()
+def embed(net: M.MLCNet, X: torch.Tensor, chunk: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Z, C) of every image, eval mode, no augmentation."""
+    net.eval()
+    zs, cs = zip(*(net(X[i : i + chunk]) for i in range(0, len(X), chunk)), strict=True)
+    return torch.cat(zs), torch.cat(cs)
+
+
+def readout(C: torch.Tensor, y: np.ndarray, k: int, eta: float, n_iter: int, seed: int) -> dict:
+    """Labels by spectral clustering (k clusters) of the symmetrised dense Sinkhorn Γ = P_{Ω,η}(C Cᵀ) of these
+    images; ACC/NMI/ARI, Γ's row entropy and wall seconds."""
+    t0 = time.perf_counter()
+    G = M.sinkhorn(C.double() @ C.double().T, eta, n_iter)
+    W = (0.5 * (G + G.T)).numpy()
+    labels = spectral_from_affinity(W, k, seed)
+    return {
+        **scores(y, labels),
+        "gamma_entropy": M.row_entropy(G),
+        "n_points": int(len(y)),
+        "n_clusters_found": int(len(np.unique(labels))),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _score_row(r: dict) -> dict:
+    return {key: r.get(key) for key in ("acc", "nmi", "ari", "seconds", "n_points", "status")}
+
+
+def ranks(Z: torch.Tensor, y: np.ndarray, energy: float = 0.95) -> dict:
+    per = {int(c): M.numerical_rank(Z[torch.from_numpy(y == c)], energy) for c in np.unique(y)}
+    return {
+        "class_ranks": per,
+        "class_rank_mean": statistics.fmean(per.values()),
+        "overall_rank": M.numerical_rank(Z, energy),
+    }
+
+
+def geometry(Z: torch.Tensor, y: np.ndarray) -> dict:
+    intra, inter = M.cosine_blocks(Z, y)
+    return {**ranks(Z, y), "dim": int(Z.shape[1]), "intra_cos": intra, "inter_cos": inter}
