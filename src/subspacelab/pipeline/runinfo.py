@@ -20,6 +20,7 @@ NEUTRAL_DEFAULTS = {
     "data": {"classes": None},
     "trainer": {"max_steps": -1, "val_check_interval": None, "gradient_clip_val": None},
     "train": {"schedule": {"warmup_steps": 0, "min_lr_ratio": 1.0}},
+    "model": {"mixer": "attention"},
 }
 # The sections only a training run reads.
 TRAINING_KEYS = ("data", "model", "method", "train", "trainer")
@@ -29,13 +30,17 @@ def resolved(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def fingerprint(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's result."""
+def result_config(cfg: DictConfig, keep_contract: bool = False) -> dict:
+    """The part of a run's config that determines its result. The paper's contract is reduced to its id: its
+    settings are already applied to the sections a run reads, and its claims, titles and notes change no
+    result (``keep_contract=True`` gives the definition before that was so: see ``refingerprint``)."""
     c = resolved(cfg)
-    if (c.get("paper") or {}).get("kind") == "experiment":
+    experiment = (c.get("paper") or {}).get("kind") == "experiment"
+    if experiment:
         for k in TRAINING_KEYS:  # composed by default, never read by an experiment
             c.pop(k, None)
-        c["paper"] = {"id": c["paper"]["id"]}  # its settings are in `experiment`; its claims change no result
+    if experiment or not keep_contract:
+        c["paper"] = {"id": c["paper"]["id"]}
     for k in NON_RESULT_KEYS:
         c.pop(k, None)
     for k in NON_RESULT_TRAINER_KEYS:
@@ -45,7 +50,12 @@ def fingerprint(cfg: DictConfig) -> str:
         for key, value in neutral.items():
             if key in c.get(section, {}) and c[section][key] == value:
                 del c[section][key]
-    blob = json.dumps(c, sort_keys=True, default=str)
+    return c
+
+
+def fingerprint(cfg: DictConfig, keep_contract: bool = False) -> str:
+    """Hash of everything that determines a run's result (:func:`result_config`)."""
+    blob = json.dumps(result_config(cfg, keep_contract), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
