@@ -17,11 +17,20 @@ def main(argv=None) -> None:
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--force", action="store_true", help="recompute every stage, committed runs included")
     args = ap.parse_args(argv)
-    from subspacelab.config.compose import CONF_DIR
+    from subspacelab.config.contract import ContractError, check
+    from subspacelab.papers import registry
 
-    papers = sorted(p.stem for p in (CONF_DIR / "paper").glob("*.yaml"))
-    if args.paper not in papers:
-        sys.exit(f"unknown paper {args.paper!r}; valid: {', '.join(papers)}")
+    if args.paper not in registry.PAPER_IDS:
+        print(f"PAPER: unknown paper {args.paper!r}; valid: {', '.join(registry.PAPER_IDS)}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        scales = check(args.paper)["scales"]
+    except ContractError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+    if args.scale not in scales:  # before DVC starts: it would only say "stage report-<scale> not found"
+        print(f"SCALE: paper {args.paper} has no scale {args.scale!r}; valid: {', '.join(scales)}", file=sys.stderr)
+        sys.exit(2)
     dvcgen.write_if_changed(args.paper)
     start = time.time()
     target = f"pipelines/{args.paper}/dvc.yaml:report-{args.scale}"

@@ -1,4 +1,5 @@
-"""A run's fingerprint hashes what determines its result: the contract's claims and prose do not."""
+"""A run's fingerprint hashes what determines its result (the contract's claims and prose do not); the
+entry point refuses bad input in one line before DVC starts."""
 
 from omegaconf import open_dict
 
@@ -22,3 +23,15 @@ def test_a_result_bearing_setting_changes_it():
     assert fingerprint(compose([*base, "method.d=50"])) != fingerprint(compose([*base, "method.d=60"]))
     assert fingerprint(compose([*base, "seed=0"])) != fingerprint(compose([*base, "seed=1"]))
     assert fingerprint(compose([*base, "logger=csv"])) == fingerprint(compose([*base, "logger=wandb"]))
+
+
+def test_reproduce_refuses_an_unknown_paper_or_scale_in_one_line(capsys):
+    import pytest
+
+    from subspacelab.pipeline import reproduce
+
+    for argv, key in ((["--paper", "no_such_paper"], "PAPER: "), (["--paper", "dse", "--scale", "huge"], "SCALE: ")):
+        with pytest.raises(SystemExit) as stop:
+            reproduce.main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.startswith(key) and len(err.strip().splitlines()) == 1
