@@ -1,44 +1,14 @@
-"""convergent_learning: a training paper whose evaluate stage analyses the trained checkpoints."""
+"""convergent_learning: a training paper whose evaluate stage analyses the trained checkpoints (the derive rules
+on hand-made rows are tested in tests/papers/test_convergent_learning.py)."""
 
 from pathlib import Path
 
 import pytest
 
 from subspacelab.config import compose
-from subspacelab.papers import convergent_learning as cl
 from subspacelab.pipeline import evaluate, report
 from subspacelab.pipeline.plan import plan
 from subspacelab.pipeline.train import run
-
-
-def _row(data, layer, pair, control, r, g, sparse=None):
-    row = {"kind": "analysis", "data": data, "layer": layer, "pair": pair, "control": control, "matched_r": r,
-           "semi_matched_r": r, "frac_matched_above_0.9": 0.0, "group_similarity": g, "units": 8}
-    if sparse is not None:
-        row["sparse"] = sparse
-    return row
-
-
-def test_rules_give_honest_verdicts_on_synthetic_analysis_rows():
-    rows = [
-        _row("mnist", "conv1", "t0-t1", False, 0.92, 0.95, [{"alpha": 0.01, "r2": 0.95, "mean_fan_in": 20},
-                                                            {"alpha": 0.1, "r2": 0.93, "mean_fan_in": 3}]),
-        _row("mnist", "conv1", "t0-u0", True, 0.60, 0.70),
-        _row("mnist", "fc", "t0-t1", False, 0.40, 0.65),
-        _row("mnist", "fc", "t0-u0", True, 0.30, 0.50),
-    ]
-    claim = {"derive": {"layer": "conv1", "min_matched_r": 0.8, "min_margin_over_control": 0.1}}
-    assert cl.RULES["cl_first_layer"](claim, rows)[1] == "reproduced"
-    claim["derive"]["min_matched_r"] = 0.95
-    assert cl.RULES["cl_first_layer"](claim, rows)[1] == "partly"
-    assert cl.RULES["cl_deeper_less"]({"derive": {"first": "conv1", "deeper": ["fc"]}}, rows)[1] == "reproduced"
-    shared = {"derive": {"layer": "fc", "min_margin": 0.1}}
-    assert cl.RULES["cl_shared_subspaces"](shared, rows)[1] == "reproduced"
-    rows[2]["group_similarity"] = 0.45  # now below the units' + margin and below the control
-    assert cl.RULES["cl_shared_subspaces"](shared, rows)[1] == "not_reproduced"
-    sparse = {"derive": {"layer": "conv1", "max_fan_in": 4, "max_r2_drop": 0.05}}
-    assert cl.RULES["cl_sparse_mapping"](sparse, rows)[1] == "reproduced"
-    assert cl.RULES["cl_first_layer"](claim, [])[1] == "not_run"
 
 
 @pytest.mark.slow

@@ -95,7 +95,7 @@ class LlamaSchema:
     grassmann_windows: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
 
     def __post_init__(self):
-        _one_of(self.mixer, {"attention", "grassmann"}, "model.mixer")
+        _one_of(self.mixer, {"attention", "attention_nope", "grassmann"}, "model.mixer")
         _require(self.grassmann_rank >= 2, "model.grassmann_rank", f"must be >= 2, got {self.grassmann_rank}")
         _require(all(w > 0 for w in self.grassmann_windows), "model.grassmann_windows", "offsets must be > 0")
         _require(self.hidden_size > 0 and self.hidden_size % self.num_heads == 0, "model.hidden_size",

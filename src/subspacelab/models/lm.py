@@ -10,6 +10,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+MIXERS = ("attention", "attention_nope", "grassmann")
+
+
+class NoRotary(nn.Module):
+    """A rotary embedding that rotates nothing (cos = 1, sin = 0): attention without positions."""
+
+    def __init__(self, head_dim: int):
+        super().__init__()
+        self.head_dim = head_dim
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (*position_ids.shape, self.head_dim)
+        return x.new_ones(shape), x.new_zeros(shape)
+
 
 def build_llama(
     seed: int,
@@ -29,9 +43,11 @@ def build_llama(
 
     ``mixer="grassmann"`` replaces every layer's self-attention by the causal Grassmann mixing layer
     (``subspacelab.models.grassmann``; Zhang 2025), everything else unchanged: the same LM with a different
-    token mixer."""
-    if mixer not in ("attention", "grassmann"):
-        raise ValueError(f"unknown token mixer {mixer!r}; valid: attention, grassmann")
+    token mixer. ``mixer="attention_nope"`` keeps self-attention but without rotary positions (NoPE: the
+    causal mask is its only source of order), the same initial weights as ``"attention"``: a control for a
+    mixer that has no positional encoding of its own."""
+    if mixer not in MIXERS:
+        raise ValueError(f"unknown token mixer {mixer!r}; valid: {', '.join(MIXERS)}")
     from transformers import LlamaConfig, LlamaForCausalLM
 
     if name_or_path:
@@ -57,6 +73,8 @@ def build_llama(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = LlamaForCausalLM(config)
+    if mixer == "attention_nope":
+        model.model.rotary_emb = NoRotary(hidden_size // num_heads)
     if mixer == "grassmann":
         from subspacelab.models.grassmann import swap_mixer
 

@@ -20,7 +20,9 @@ def results_path(paper: str, scale: str, runs_root: str = "runs") -> Path:
     return Path(runs_root) / paper / scale / "results.json"
 
 
-def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True) -> dict:
+def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True, keep_analysis: bool = False) -> dict:
+    """Gather the runs' rows and, unless ``keep_analysis`` (then the analysis rows already in results.json
+    are kept: for re-recorded runs whose analysis inputs, such as uncommitted checkpoints, are absent), analyse."""
     base = Path(runs_root) / paper / scale
     rows = [json.loads(f.read_text()) for f in sorted(base.glob("*/metrics.json"))]
     missing = []
@@ -31,7 +33,10 @@ def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True
         missing = [p.run_name for p in plan(paper, scale) if p.run_name not in have]
     table = {"paper": paper, "scale": scale, "runs": rows, "missing": missing}
     spec = registry.get(paper)
-    if spec.analysis and rows:
+    previous = results_path(paper, scale, runs_root)
+    if keep_analysis and previous.is_file():
+        table["analysis"] = json.loads(previous.read_text()).get("analysis", [])
+    elif spec.analysis and rows:
         table["analysis"] = spec.analyze(Context(paper, scale, rows, base))
     write_json(results_path(paper, scale, runs_root), table)
     print(f"[evaluate] {paper}/{scale}: {len(rows)} runs" + (f", {len(missing)} planned runs missing" if missing else ""))
@@ -43,8 +48,10 @@ def main(argv=None) -> None:
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--runs-root", default="runs")
+    ap.add_argument("--keep-analysis", action="store_true",
+                    help="keep the analysis rows of the existing results.json (gather the runs' rows only)")
     args = ap.parse_args(argv)
-    run(args.paper, args.scale, args.runs_root)
+    run(args.paper, args.scale, args.runs_root, keep_analysis=args.keep_analysis)
 
 
 if __name__ == "__main__":
