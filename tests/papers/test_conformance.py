@@ -26,8 +26,11 @@ def test_contract_validates_and_every_claim_has_a_kind(paper):
 
 @pytest.mark.parametrize("paper", PAPERS)
 def test_committed_verdicts_are_rederived_from_the_committed_runs(paper):
-    committed = json.loads((ROOT / "reports" / paper / "comparison.json").read_text())
-    table = json.loads((ROOT / "runs" / paper / "cpu" / "results.json").read_text())
+    report, results = ROOT / "reports" / paper / "comparison.json", ROOT / "runs" / paper / "cpu" / "results.json"
+    if not report.is_file() and not results.is_file():
+        pytest.skip(f"{paper} has no cpu-scale runs or report yet (a new paper)")
+    committed = json.loads(report.read_text())
+    table = json.loads(results.read_text())
     rows = table["runs"] + table.get("analysis", [])
     contract = check(paper)
     derived = evaluate_claims(contract["claims"], rows, "cpu", registry.get(paper).rules())
