@@ -78,6 +78,26 @@ class Setup:
     pretrain_seconds: float
 
 
+DATASETS = ("mnist", "fashion_mnist")  # the streams' and the backbone's pre-training data
+
+
+def check_stream_settings(cfg, methods) -> None:
+    """The settings every experiment on this harness shares (stream, datasets, methods, sizes); raises
+    ``ValueError("<field>: <what is wrong>")`` as an experiment's ``__post_init__`` does."""
+    from subspacelab.continual.streams import KINDS
+
+    if cfg.stream not in KINDS:
+        raise ValueError(f"stream: one of {KINDS}, got {cfg.stream!r}")
+    if cfg.dataset not in DATASETS or cfg.pretrain_dataset not in DATASETS:
+        raise ValueError(f"dataset, pretrain_dataset: one of {DATASETS}")
+    if not cfg.methods or any(m not in methods for m in cfg.methods):
+        raise ValueError(f"methods: a non-empty subset of {methods}")
+    if cfg.n_tasks < 2 or (cfg.stream == "split" and 10 % cfg.n_tasks):
+        raise ValueError("n_tasks: >= 2 (and dividing the 10 classes for split streams)")
+    if min(cfg.n_train, cfg.n_test, cfg.hidden, cfg.batch, cfg.steps_per_task) < 1 or cfg.batch > cfg.n_train:
+        raise ValueError("n_train, n_test, hidden, batch, steps_per_task >= 1 and batch <= n_train")
+
+
 def setup(cfg, seed: int) -> Setup:
     """The stream ``cfg.stream`` of ``cfg.n_tasks`` tasks from ``cfg.dataset`` and a :class:`ContinualNet` with
     ``cfg.hidden`` units pretrained (:func:`pretrain`) on ``cfg.n_pretrain`` images of ``cfg.pretrain_dataset``.

@@ -23,11 +23,9 @@ from pathlib import Path
 import torch
 
 from subspacelab.continual.baselines import METHODS
-from subspacelab.continual.harness import nan_to_none, run_method, setup
-from subspacelab.continual.streams import KINDS, PROTOCOLS
+from subspacelab.continual.harness import check_stream_settings, nan_to_none, run_method, setup
+from subspacelab.continual.streams import PROTOCOLS
 from subspacelab.experiments.harness import trial_seed
-
-DATASETS = ("mnist", "fashion_mnist")
 
 
 @dataclass
@@ -71,18 +69,9 @@ class Experiment:
     def __post_init__(self):
         self.protocols = [str(p) for p in self.protocols]
         self.methods = [str(m) for m in self.methods]
-        if self.stream not in KINDS:
-            raise ValueError(f"stream: one of {KINDS}, got {self.stream!r}")
-        if self.dataset not in DATASETS or self.pretrain_dataset not in DATASETS:
-            raise ValueError(f"dataset, pretrain_dataset: one of {DATASETS}")
+        check_stream_settings(self, METHODS)
         if not self.protocols or any(p not in PROTOCOLS for p in self.protocols):
             raise ValueError(f"protocols: a non-empty subset of {PROTOCOLS}")
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods: a non-empty subset of {METHODS}")
-        if self.n_tasks < 2 or (self.stream == "split" and 10 % self.n_tasks):
-            raise ValueError("n_tasks: >= 2 (and dividing the 10 classes for split streams)")
-        if min(self.n_train, self.n_test, self.hidden, self.batch, self.steps_per_task) < 1 or self.batch > self.n_train:
-            raise ValueError("n_train, n_test, hidden, batch, steps_per_task >= 1 and batch <= n_train")
         if min(self.proj_rank, self.sketch_rank, self.update_gap, self.ablation_update_gap, self.lora_rank) < 1:
             raise ValueError("proj_rank, sketch_rank, update_gap, ablation_update_gap, lora_rank: >= 1")
         if not 0 < self.threshold <= 1 or min(self.lr, self.fc_lr, self.temperature, self.pretrain_lr) <= 0:

@@ -3,9 +3,9 @@ final accuracy, forgetting, BWT and learning accuracy per method."""
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
+from subspacelab.continual.results import plot_accuracy_vs_tasks
 from subspacelab.continual.streams import PROTOCOLS
 from subspacelab.papers.coso.aggregate import LABELS, means, runs_by_stream, settings
 from subspacelab.reporting.figures import figure
@@ -18,35 +18,7 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     path = Path(out_dir) / "coso_accuracy_vs_tasks.png"
     with figure(path, ncols=len(panels), size=(4.2 * len(panels), 3.6)) as (_, axes):
         for ax, (stream, p, runs) in zip(axes if len(panels) > 1 else [axes], panels, strict=True):
-            for m in LABELS:
-                curves = [
-                    r["results"][m][p]["acc_curve"]
-                    for r in runs
-                    if m in r["results"] and (r["results"][m].get(p) or {}).get("acc_curve")
-                ]
-                if curves:
-                    T = len(curves[0])
-                    ax.plot(
-                        range(1, T + 1),
-                        [statistics.fmean(c[i] for c in curves) for i in range(T)],
-                        "o-",
-                        label=LABELS[m],
-                        ms=3,
-                    )
-                elif m == "joint" and m in runs[0]["results"]:
-                    ax.axhline(
-                        statistics.fmean(r["results"][m][p]["final_acc"] for r in runs),
-                        color="k",
-                        ls="--",
-                        label=LABELS[m],
-                    )
-            ax.set(
-                title=f"{stream} ({p}-IL, n={len(runs)})",
-                xlabel="tasks learned",
-                ylabel="average accuracy so far",
-                ylim=(0, 1),
-            )
-            ax.legend(fontsize=6)
+            plot_accuracy_vs_tasks(ax, stream, runs, LABELS, p)
     return [path]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from subspacelab.continual.results import runs_by_stream  # noqa: F401  (re-exported for claims, figures)
+
 LABELS = {
     "per_task_lora": "per-task LoRA (one adapter per task)",
     "lora": "sequential LoRA (one adapter)",
@@ -14,13 +16,6 @@ LABELS = {
     "joint": "joint (upper bound)",
 }
 
-
-def runs_by_stream(rows: list[dict]) -> dict[str, list[dict]]:
-    by: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        if "results" in r and "stream" in r:
-            by[r["stream"]].append(r)
-    return dict(by)
 
 
 def per_seed(runs: list[dict], metric: str) -> dict[str, dict[int, float]]:

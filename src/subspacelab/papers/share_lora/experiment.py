@@ -29,6 +29,7 @@ from subspacelab.continual import metrics
 from subspacelab.continual.harness import (
     ContinualNet,
     batches,
+    check_stream_settings,
     evaluate,
     freeze,
     nan_to_none,
@@ -37,11 +38,9 @@ from subspacelab.continual.harness import (
     setup,
 )
 from subspacelab.continual.share import ShareLayer, lora_stored_parameters
-from subspacelab.continual.streams import KINDS
 from subspacelab.experiments.harness import trial_seed
 from subspacelab.lowrank.lora import LoRALinear
 
-DATASETS = ("mnist", "fashion_mnist")
 METHODS = ("per_task_lora", "lora", "share", "share_wide", "joint")
 
 
@@ -84,16 +83,7 @@ class Experiment:
 
     def __post_init__(self):
         self.methods = [str(m) for m in self.methods]
-        if self.stream not in KINDS:
-            raise ValueError(f"stream: one of {KINDS}, got {self.stream!r}")
-        if self.dataset not in DATASETS or self.pretrain_dataset not in DATASETS:
-            raise ValueError(f"dataset, pretrain_dataset: one of {DATASETS}")
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods: a non-empty subset of {METHODS}")
-        if self.n_tasks < 2 or (self.stream == "split" and 10 % self.n_tasks):
-            raise ValueError("n_tasks: >= 2 (and dividing the 10 classes for split streams)")
-        if min(self.n_train, self.n_test, self.hidden, self.batch, self.steps_per_task) < 1 or self.batch > self.n_train:
-            raise ValueError("n_train, n_test, hidden, batch, steps_per_task >= 1 and batch <= n_train")
+        check_stream_settings(self, METHODS)
         if min(self.lora_rank, self.share_p, self.share_k, self.share_phi, self.share_wide_k, self.share_wide_phi) < 1 or not 0 < self.share_ev <= 1:
             raise ValueError("lora_rank, share_p, share_k, share_phi >= 1; share_ev in (0, 1]")
 

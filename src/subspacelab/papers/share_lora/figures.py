@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from subspacelab.continual.results import plot_accuracy_vs_tasks
 from subspacelab.papers.share_lora.aggregate import LABELS, means, runs_by_stream
 from subspacelab.reporting.figures import figure
 
@@ -17,35 +18,7 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     path = Path(out_dir) / "share_accuracy_vs_tasks.png"
     with figure(path, ncols=len(by), size=(4.2 * len(by), 3.6)) as (_, axes):
         for ax, (stream, runs) in zip(axes if len(by) > 1 else [axes], by, strict=True):
-            for m in LABELS:
-                curves = [
-                    r["results"][m]["task"]["acc_curve"]
-                    for r in runs
-                    if m in r["results"] and (r["results"][m].get("task") or {}).get("acc_curve")
-                ]
-                if curves:
-                    T = len(curves[0])
-                    ax.plot(
-                        range(1, T + 1),
-                        [statistics.fmean(c[i] for c in curves) for i in range(T)],
-                        "o-",
-                        label=LABELS[m],
-                        ms=3,
-                    )
-                elif m == "joint" and m in runs[0]["results"]:
-                    ax.axhline(
-                        statistics.fmean(r["results"][m]["task"]["final_acc"] for r in runs),
-                        color="k",
-                        ls="--",
-                        label=LABELS[m],
-                    )
-            ax.set(
-                title=f"{stream} (task-IL, n={len(runs)})",
-                xlabel="tasks learned",
-                ylabel="average accuracy so far",
-                ylim=(0, 1),
-            )
-            ax.legend(fontsize=6)
+            plot_accuracy_vs_tasks(ax, stream, runs, LABELS, "task")
     return [path]
 
 
