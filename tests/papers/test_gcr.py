@@ -137,8 +137,13 @@ def test_momentum_is_a_euclidean_buffer_projected_at_the_current_point():
     lr, m, damp = 0.1, 0.9, 0.2
     S0, g1, g2 = point(2, 7, 2), randn(2, 7, 2, seed=1), randn(2, 7, 2, seed=2)
     p = torch.nn.Parameter(S0.clone())
-    opt = GrassmannSGD([{"params": [p], "manifold": "grassmann", "weight_decay": 0.5}], lr=lr, momentum=m,
-                       dampening=damp, reorth_every=0)
+    opt = GrassmannSGD(
+        [{"params": [p], "manifold": "grassmann", "weight_decay": 0.5}],
+        lr=lr,
+        momentum=m,
+        dampening=damp,
+        reorth_every=0,
+    )
     p.grad = g1.clone()
     opt.step()
     S1 = exp_step(S0, tangent(S0, g1), -lr)
@@ -165,7 +170,9 @@ def test_euclidean_groups_match_torch_sgd():
 
 def test_rejects_a_grassmann_parameter_that_is_not_tall():
     with pytest.raises(ValueError, match="D >= k"):
-        GrassmannSGD([{"params": [torch.nn.Parameter(torch.zeros(2, 3, 5))], "manifold": "grassmann"}], lr=0.1)
+        GrassmannSGD(
+            [{"params": [torch.nn.Parameter(torch.zeros(2, 3, 5))], "manifold": "grassmann"}], lr=0.1
+        )
 
 
 def test_500_training_steps_keep_the_subspaces_orthonormal_and_fit_the_data():
@@ -190,7 +197,11 @@ def test_500_training_steps_keep_the_subspaces_orthonormal_and_fit_the_data():
 def test_heads_shapes_and_logit_ranges():
     x = randn(7, 12).float() * 5
     gamma = 4.0
-    gcr, cos, lin = GCRHead(12, 5, k=3, gamma=gamma), CosineSoftmaxHead(12, 5, gamma=gamma), SoftmaxHead(12, 5)
+    gcr, cos, lin = (
+        GCRHead(12, 5, k=3, gamma=gamma),
+        CosineSoftmaxHead(12, 5, gamma=gamma),
+        SoftmaxHead(12, 5),
+    )
     assert gcr.subspaces.shape == (5, 12, 3) and gram_error(gcr.subspaces.detach()) < 1e-5
     for head, lo in ((gcr, 0.0), (cos, -gamma)):
         out = head(x)
@@ -298,20 +309,35 @@ def test_variability_is_zero_for_collapsed_classes_and_grows_with_spread():
 
 # -- the paper's analysis and derive rules (subspacelab.papers.gcr) ----------------------------------------------
 
+
 def _run(data, model, seed, acc):
-    return {"data": data, "model": model, "seed": seed, "test_acc": acc, "run_name": f"{data}-{model}-s{seed}"}
+    return {
+        "data": data,
+        "model": model,
+        "seed": seed,
+        "test_acc": acc,
+        "run_name": f"{data}-{model}-s{seed}",
+    }
 
 
 def _an(run, transfer, variability):
-    from subspacelab.papers.gcr import head_of
+    from subspacelab.papers.gcr.common import head_of
 
     head, k = head_of(run)
-    return {"kind": "analysis", "run_name": run["run_name"], "data": run["data"], "head": head, "k": k,
-            "seed": run["seed"], "transfer_acc": transfer, "variability": variability}
+    return {
+        "kind": "analysis",
+        "run_name": run["run_name"],
+        "data": run["data"],
+        "head": head,
+        "k": k,
+        "seed": run["seed"],
+        "transfer_acc": transfer,
+        "variability": variability,
+    }
 
 
 def test_head_of_parses_the_model_tags():
-    from subspacelab.papers.gcr import head_of
+    from subspacelab.papers.gcr.common import head_of
 
     assert head_of({"model": "resnet8-gcr16"}) == ("gcr", 16)
     assert head_of({"model": "resnet20-softmax"}) == ("softmax", None)
@@ -320,35 +346,106 @@ def test_head_of_parses_the_model_tags():
         head_of({"model": "convnet32"})
 
 
-def test_gcr_rules_give_honest_verdicts_on_synthetic_rows():
-    from subspacelab.papers.gcr import RULES
+SEEDS = (0, 1, 2)
+NOISE = (-0.001, 0.0, 0.001)  # the same small seed spread in every arm
 
-    runs = [_run("fmnist", "resnet8-softmax", s, 0.90) for s in (0, 1)]
-    runs += [_run("fmnist", "resnet8-cosine", s, 0.905) for s in (0, 1)]
-    runs += [_run("fmnist", f"resnet8-gcr{k}", s, 0.898 + 0.001 * k) for k in (1, 4, 8, 16) for s in (0, 1)]
-    variability = {"softmax": 0.3, "cosine": 0.25, "gcr1": 0.2, "gcr4": 0.3, "gcr8": 0.4, "gcr16": 0.5}
-    analysis = [_an(r, 0.8 + (0.02 if "gcr8" in r["model"] else 0.0), variability[r["model"].split("-")[1]])
-                for r in runs]
-    rows = runs + analysis
+
+def _rows(acc: dict[str, float], transfer: dict[str, float], variability: dict[str, float]) -> list[dict]:
+    runs = [
+        _run("fmnist", f"resnet8-{m}", s, a + e)
+        for m, a in acc.items()
+        for s, e in zip(SEEDS, NOISE, strict=True)
+    ]
+    tag = lambda r: r["model"].split("-")[1]  # noqa: E731
+    return runs + [
+        _an(r, transfer[tag(r)] + 2 * (r["test_acc"] - acc[tag(r)]), variability[tag(r)]) for r in runs
+    ]
+
+
+ACC = {"softmax": 0.90, "cosine": 0.905, "gcr1": 0.903, "gcr4": 0.90, "gcr8": 0.91, "gcr16": 0.90}
+TRANSFER = {"softmax": 0.80, "cosine": 0.80, "gcr1": 0.80, "gcr4": 0.80, "gcr8": 0.803, "gcr16": 0.80}
+VARIABILITY = {"softmax": 0.3, "cosine": 0.25, "gcr1": 0.2, "gcr4": 0.3, "gcr8": 0.4, "gcr16": 0.5}
+
+
+def test_gcr_accuracy_rule_needs_the_interval_above_zero():
+    from subspacelab.papers.gcr.claims import RULES
+
     acc = {"derive": {"k": 8, "partly_within": 0.005}}
-    assert RULES["gcr_accuracy"](acc, rows)[1] == "reproduced"  # 0.906 >= 0.90
-    assert RULES["gcr_transfer"]({"derive": {"k": 8}}, rows)[1] == "reproduced"
-    measured, verdict, _ = RULES["gcr_variability"]({"derive": {"ks": [1, 4, 8, 16]}}, rows)
+    measured, verdict, _ = RULES["gcr_accuracy"](acc, _rows(ACC, TRANSFER, VARIABILITY))
+    assert verdict == "reproduced"  # +1 point, seed spread 0.1 points
+    assert measured["differences"]["fmnist"]["mean"] == pytest.approx(0.01)
+    assert measured["differences"]["fmnist"]["lo"] > 0 and "n = 3 vs 3 seeds" in measured["value"]
+    assert RULES["gcr_accuracy"](acc, _rows({**ACC, "gcr8": 0.897}, TRANSFER, VARIABILITY))[1] == "partly"
+    assert (
+        RULES["gcr_accuracy"](acc, _rows({**ACC, "gcr8": 0.89}, TRANSFER, VARIABILITY))[1] == "not_reproduced"
+    )
+    one_seed = [r for r in _rows(ACC, TRANSFER, VARIABILITY) if r["seed"] == 1]
+    assert RULES["gcr_accuracy"](acc, one_seed)[1] == "partly"  # +1 point, but one seed: no interval
+
+
+def test_gcr_transfer_rule_on_par_and_better():
+    from subspacelab.papers.gcr.claims import RULES
+
+    on_par = {"derive": {"k": 8, "direction": "on_par", "margin": 0.01}}
+    rows = _rows(ACC, TRANSFER, VARIABILITY)
+    measured, verdict, _ = RULES["gcr_transfer"](on_par, rows)
+    assert verdict == "reproduced" and measured["differences"]["fmnist"]["mean"] == pytest.approx(0.003)
+    assert (
+        RULES["gcr_transfer"](on_par, _rows(ACC, {**TRANSFER, "gcr8": 0.77}, VARIABILITY))[1]
+        == "not_reproduced"
+    )
+    noisy = [
+        {**r, "transfer_acc": r["transfer_acc"] + (0.02 if r["seed"] == 2 else 0.0)} if r.get("kind") else r
+        for r in rows
+    ]  # seed 2 up 2 points in both arms: the interval spans more than the margin
+    assert RULES["gcr_transfer"](on_par, noisy)[1] == "partly"
+    better = {"derive": {"k": 8, "direction": "better"}}
+    assert RULES["gcr_transfer"](better, rows)[1] == "partly"  # +0.3 points, interval spans 0
+    assert (
+        RULES["gcr_transfer"](better, _rows(ACC, {**TRANSFER, "gcr8": 0.81}, VARIABILITY))[1] == "reproduced"
+    )
+    assert RULES["gcr_transfer"](better, noisy)[1] == "partly"
+    assert (
+        RULES["gcr_transfer"](better, _rows(ACC, {**TRANSFER, "gcr8": 0.79}, VARIABILITY))[1]
+        == "not_reproduced"
+    )
+    measured, verdict, note = RULES["gcr_transfer"]({"derive": {"k": 32, "direction": "better"}}, rows)
+    assert verdict == "not_run" and "k = 32" in note
+    runs_only = [r for r in rows if not r.get("kind")]
+    assert RULES["gcr_transfer"](better, runs_only)[1] == "not_run"
+
+
+def test_gcr_variability_rule_judges_the_log_log_slope_with_its_interval():
+    from subspacelab.papers.gcr.claims import RULES
+
+    ks = {"derive": {"ks": [1, 4, 8, 16]}}
+    measured, verdict, _ = RULES["gcr_variability"](ks, _rows(ACC, TRANSFER, VARIABILITY))
     assert verdict == "reproduced" and measured["curves"]["fmnist"] == pytest.approx([0.2, 0.3, 0.4, 0.5])
-    assert RULES["gcr_k1_cosine"]({"derive": {"within": 0.01}}, rows)[1] == "reproduced"
-    for r in rows:  # softmax now 0.3 points better than GCR k = 8: within 0.5 points
-        if r.get("model") == "resnet8-softmax":
-            r["test_acc"] = 0.909
-    assert RULES["gcr_accuracy"](acc, rows)[1] == "partly"
-    for r in analysis:  # variability no longer monotone, but k = 16 still above k = 1
-        if r["k"] == 4:
-            r["variability"] = 0.45
-    assert RULES["gcr_variability"]({"derive": {"ks": [1, 4, 8, 16]}}, rows)[1] == "partly"
-    assert RULES["gcr_transfer"]({"derive": {"k": 8}}, runs)[1] == "not_run"  # no analysis rows
+    assert measured["slopes"]["fmnist"]["lo"] > 0 and measured["slopes"]["fmnist"]["n"] == 12
+    # the cpu run's pattern: up from k = 1 to 8, back down at 16, seeds 0.03 apart -> slope > 0, interval spans 0
+    flat = {**VARIABILITY, "gcr1": 0.382, "gcr4": 0.399, "gcr8": 0.404, "gcr16": 0.386}
+    rows = _rows(ACC, TRANSFER, flat)
+    for r in rows:
+        if r.get("kind"):
+            r["variability"] += 0.025 * (1 if r["seed"] == 0 else -1 if r["seed"] == 1 else 0)
+    assert RULES["gcr_variability"](ks, rows)[1] == "partly"
+    falling = {**VARIABILITY, "gcr1": 0.5, "gcr4": 0.4, "gcr8": 0.3, "gcr16": 0.2}
+    assert RULES["gcr_variability"](ks, _rows(ACC, TRANSFER, falling))[1] == "not_reproduced"
+    assert RULES["gcr_variability"]({"derive": {"ks": [1, 32]}}, rows)[1] == "not_run"
+
+
+def test_gcr_k1_cosine_rule_needs_the_interval_within_the_band():
+    from subspacelab.papers.gcr.claims import RULES
+
+    within = {"derive": {"within": 0.01}}
+    assert RULES["gcr_k1_cosine"](within, _rows(ACC, TRANSFER, VARIABILITY))[1] == "reproduced"  # 0.2 points
+    assert RULES["gcr_k1_cosine"](within, _rows({**ACC, "gcr1": 0.89}, TRANSFER, VARIABILITY))[1] == "partly"
+    measured, verdict, _ = RULES["gcr_k1_cosine"](within, _rows({**ACC, "gcr1": 0.88}, TRANSFER, VARIABILITY))
+    assert verdict == "not_reproduced" and measured["max_abs_diff"] == pytest.approx(0.025)
 
 
 def test_linear_probe_separates_separable_features_and_picks_c_from_the_list():
-    from subspacelab.papers.gcr import linear_probe
+    from subspacelab.papers.gcr.analysis import linear_probe
 
     g = torch.Generator().manual_seed(0)
     centers = 5 * torch.eye(4, 16, dtype=torch.float64)
@@ -357,5 +454,7 @@ def test_linear_probe_separates_separable_features_and_picks_c_from_the_list():
     acc, c = linear_probe(x[:120].numpy(), y[:120].numpy(), x[120:].numpy(), y[120:].numpy(), [0.1, 1.0])
     assert acc == 1.0 and c in (0.1, 1.0)
     shuffled = y[torch.randperm(200, generator=g)]  # labels unrelated to the features: about chance
-    acc, _ = linear_probe(x[:120].numpy(), shuffled[:120].numpy(), x[120:].numpy(), shuffled[120:].numpy(), [1.0])
+    acc, _ = linear_probe(
+        x[:120].numpy(), shuffled[:120].numpy(), x[120:].numpy(), shuffled[120:].numpy(), [1.0]
+    )
     assert acc < 0.5
