@@ -37,9 +37,13 @@ def main(argv=None) -> None:
     }
     results = {name: round(best_cpu_seconds(fn), 4) for name, fn in cases.items()}
     within = results["dse_1000x128"] < 1.0 and results["dsmi_1000x128_10_classes"] < 1.0
-    out = {"cpu_seconds_one_thread": results, "dse_dsmi_under_1s": within,
-           "machine": platform.machine(), "torch": torch.__version__,
-           "note": "best process CPU time of 3 repeats after a warm-up, torch on 1 thread"}
+    out = {
+        "cpu_seconds_one_thread": results,
+        "dse_dsmi_under_1s": within,
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "note": "best process CPU time of 3 repeats after a warm-up, torch on 1 thread",
+    }
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=2)
     for name, sec in results.items():

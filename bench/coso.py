@@ -42,6 +42,7 @@ def _coso_with_history(k: int, **kw):
         st = opt._state(p)
         st["history"] = torch.linalg.qr(torch.randn(p.shape[0], k))[0]
         return opt
+
     return make
 
 
@@ -60,9 +61,24 @@ def main() -> None:
         for gap in (1, 20):
             r = {"m": size, "n": size, "rank": args.rank, "sketch": args.sketch, "update_gap": gap}
             r["adamw_s"] = _step_time(lambda p: torch.optim.AdamW([p], lr=1e-3, weight_decay=0.0), size, size)
-            r["galore_s"] = _step_time(lambda p, gap=gap: GaLoreAdamW(
-                [{"params": [p], "rank": args.rank, "update_proj_gap": gap, "scale": 1.0, "proj_type": "left"}],
-                lr=1e-3, weight_decay=0.0, no_deprecation_warning=True), size, size)
+            r["galore_s"] = _step_time(
+                lambda p, gap=gap: GaLoreAdamW(
+                    [
+                        {
+                            "params": [p],
+                            "rank": args.rank,
+                            "update_proj_gap": gap,
+                            "scale": 1.0,
+                            "proj_type": "left",
+                        }
+                    ],
+                    lr=1e-3,
+                    weight_decay=0.0,
+                    no_deprecation_warning=True,
+                ),
+                size,
+                size,
+            )
             kw = dict(lr=1e-3, proj_rank=args.rank, sketch_rank=args.sketch, update_gap=gap)
             r["coso_s"] = _step_time(lambda p, kw=kw: CoSO([p], **kw), size, size)
             r["coso_history_s"] = _step_time(_coso_with_history(size // 4, **kw), size, size)
@@ -70,10 +86,16 @@ def main() -> None:
             for k in ("galore_s", "coso_s", "coso_history_s"):
                 r[k.replace("_s", "_vs_adamw")] = r[k] / r["adamw_s"]
             r["coso_vs_galore"] = r["coso_s"] / r["galore_s"]
-            print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()}), flush=True)
+            print(
+                json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()}), flush=True
+            )
             rows.append(r)
-    out = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__, "threads": 1,
-           "rows": rows}
+    out = {
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": 1,
+        "rows": rows,
+    }
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
 

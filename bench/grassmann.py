@@ -24,7 +24,6 @@ from subspacelab.models.lm import build_llama
 SEQ_LENS = (128, 256, 512, 1024, 2048, 4096)
 
 
-
 def slope(lens, secs) -> float:
     xs, ys = [math.log(x) for x in lens], [math.log(y) for y in secs]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -38,8 +37,16 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     vocab, out = 1024, {}
     for mixer in ("attention", "grassmann"):
-        model = build_llama(0, vocab, hidden_size=128, intermediate_size=344, num_layers=4, num_heads=4,
-                            max_seq_len=max(SEQ_LENS), mixer=mixer)
+        model = build_llama(
+            0,
+            vocab,
+            hidden_size=128,
+            intermediate_size=344,
+            num_layers=4,
+            num_heads=4,
+            max_seq_len=max(SEQ_LENS),
+            mixer=mixer,
+        )
 
         def step(x, model=model):
             F.cross_entropy(model(input_ids=x).logits.reshape(-1, vocab), x.reshape(-1)).backward()
@@ -47,13 +54,22 @@ def main(argv=None) -> None:
 
         secs = [best_cpu_seconds(lambda n=n: step(torch.randint(0, vocab, (1, n)))) for n in SEQ_LENS]
         tail = [i for i, n in enumerate(SEQ_LENS) if n >= 512]
-        out[mixer] = {"seconds": dict(zip(map(str, SEQ_LENS), secs, strict=True)),
-                      "tokens_per_s": {str(n): n / s for n, s in zip(SEQ_LENS, secs, strict=True)},
-                      "slope_from_512": slope([SEQ_LENS[i] for i in tail], [secs[i] for i in tail])}
-        print(f"{mixer:10s} " + "  ".join(f"L={n}: {s:.3f}s" for n, s in zip(SEQ_LENS, secs, strict=True))
-              + f"  slope {out[mixer]['slope_from_512']:.2f}")
-    result = {"mixers": out, "machine": platform.machine(), "torch": torch.__version__,
-              "note": "forward+backward, batch 1, one thread, best process-CPU seconds; untrained models"}
+        out[mixer] = {
+            "seconds": dict(zip(map(str, SEQ_LENS), secs, strict=True)),
+            "tokens_per_s": {str(n): n / s for n, s in zip(SEQ_LENS, secs, strict=True)},
+            "slope_from_512": slope([SEQ_LENS[i] for i in tail], [secs[i] for i in tail]),
+        }
+        print(
+            f"{mixer:10s} "
+            + "  ".join(f"L={n}: {s:.3f}s" for n, s in zip(SEQ_LENS, secs, strict=True))
+            + f"  slope {out[mixer]['slope_from_512']:.2f}"
+        )
+    result = {
+        "mixers": out,
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "note": "forward+backward, batch 1, one thread, best process-CPU seconds; untrained models",
+    }
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=2)
 

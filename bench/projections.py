@@ -37,7 +37,13 @@ def one(model: str, projection: str, d: int, device: str, steps: int, batch: int
     try:
         net = base if projection == "plain" else apply_method("intrinsic", base, d=d, projection=projection)
     except ProjectionBudgetError as err:
-        return {"model": model, "D": D, "projection": projection, "d": d, "refused": str(err).split(" Use ")[0]}
+        return {
+            "model": model,
+            "D": D,
+            "projection": projection,
+            "d": d,
+            "refused": str(err).split(" Use ")[0],
+        }
     net = net.to(device)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], 1e-3)
     x = torch.randn(batch, 1, 28, 28, device=device)
@@ -55,9 +61,16 @@ def one(model: str, projection: str, d: int, device: str, steps: int, batch: int
             torch.cuda.synchronize()
         if i >= 5:
             times.append(time.perf_counter() - t)
-    out = {"model": model, "D": D, "projection": projection, "d": d if projection != "plain" else None,
-           "step_ms": 1000 * statistics.median(times), "peak_rss_mib": peak_rss_mib(),
-           "rss_before_mib": rss0, "device": device}
+    out = {
+        "model": model,
+        "D": D,
+        "projection": projection,
+        "d": d if projection != "plain" else None,
+        "step_ms": 1000 * statistics.median(times),
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_mib": rss0,
+        "device": device,
+    }
     if device == "cuda":
         out["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -80,9 +93,25 @@ def main() -> None:
         configs = [("plain", 0)] + [(p, d) for d in (1000, 10000) for p in ("dense", "sparse", "fastfood")]
         plain = None
         for proj, d in configs:
-            cmd = [sys.executable, __file__, "--one", model, proj, str(d), "--device", args.device,
-                   "--steps", str(args.steps), "--batch", str(args.batch)]
-            r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                model,
+                proj,
+                str(d),
+                "--device",
+                args.device,
+                "--steps",
+                str(args.steps),
+                "--batch",
+                str(args.batch),
+            ]
+            r = json.loads(
+                subprocess.run(cmd, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             if proj == "plain":
                 plain = r
             elif "step_ms" in r:
@@ -96,10 +125,12 @@ def main() -> None:
         "fastfood_and_sparse_within_3x": all(r["slowdown"] <= 3 for r in ok),
         "worst_slowdown": max((r["slowdown"] for r in ok), default=None),
     }
-    note = (f"Measured on {platform.processor() or platform.machine()}, {args.device}, batch {args.batch}, "
-            f"median of {args.steps} Adam steps after 5 warm-up steps; peak memory is the process's peak RSS "
-            "(CPU) or CUDA peak allocation, over plain training of the same model. Refused: a dense P over "
-            "the 1 GiB budget (method.dense_max_mib).")
+    note = (
+        f"Measured on {platform.processor() or platform.machine()}, {args.device}, batch {args.batch}, "
+        f"median of {args.steps} Adam steps after 5 warm-up steps; peak memory is the process's peak RSS "
+        "(CPU) or CUDA peak allocation, over plain training of the same model. Refused: a dense P over "
+        "the 1 GiB budget (method.dense_max_mib)."
+    )
     with open(args.out, "w") as f:
         json.dump({"results": results, "summary": summary, "note": note}, f, indent=2)
         f.write("\n")

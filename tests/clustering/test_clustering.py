@@ -73,10 +73,18 @@ def test_measure_reports_time_and_peak_memory():
 # ----------------------------------------------------------------------------------------------
 # every baseline on planted clusters
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("method, hp", [
-    ("ssc", {}), ("ssc", {"solver": "cd"}), ("ensc", {}), ("lsr", {}),
-    ("lsr", {"zero_diagonal": True}), ("lrr", {}), ("ssc_omp", {"n_nonzero": 4}),
-])
+@pytest.mark.parametrize(
+    "method, hp",
+    [
+        ("ssc", {}),
+        ("ssc", {"solver": "cd"}),
+        ("ensc", {}),
+        ("lsr", {}),
+        ("lsr", {"zero_diagonal": True}),
+        ("lrr", {}),
+        ("ssc_omp", {"n_nonzero": 4}),
+    ],
+)
 def test_baselines_recover_planted_subspaces_at_low_noise(method, hp):
     X, y = _union(noise=0.01)
     labels = B.METHODS[method](X, 4, 0, **hp)
@@ -132,14 +140,23 @@ def test_lsr_equals_its_closed_form():
     n, lam = X.shape[0], 0.3
     Y = X.T
     # column by column: ridge regression of y_j on the (other) points, as an augmented least-squares problem
-    C2 = np.column_stack([np.linalg.lstsq(np.vstack([Y, math.sqrt(lam) * np.eye(n)]),
-                                          np.concatenate([Y[:, j], np.zeros(n)]), rcond=None)[0] for j in range(n)])
+    C2 = np.column_stack(
+        [
+            np.linalg.lstsq(
+                np.vstack([Y, math.sqrt(lam) * np.eye(n)]), np.concatenate([Y[:, j], np.zeros(n)]), rcond=None
+            )[0]
+            for j in range(n)
+        ]
+    )
     np.testing.assert_allclose(B.lsr_coefficients(X, lam=lam), C2, atol=1e-9)
     C1 = np.zeros((n, n))
     for j in range(n):
         o = np.delete(np.arange(n), j)
-        C1[o, j] = np.linalg.lstsq(np.vstack([Y[:, o], math.sqrt(lam) * np.eye(n - 1)]),
-                                   np.concatenate([Y[:, j], np.zeros(n - 1)]), rcond=None)[0]
+        C1[o, j] = np.linalg.lstsq(
+            np.vstack([Y[:, o], math.sqrt(lam) * np.eye(n - 1)]),
+            np.concatenate([Y[:, j], np.zeros(n - 1)]),
+            rcond=None,
+        )[0]
     np.testing.assert_allclose(B.lsr_coefficients(X, lam=lam, zero_diagonal=True), C1, atol=1e-9)
 
 
@@ -166,8 +183,9 @@ def test_ensc_admm_reaches_the_per_column_elastic_net_optimum():
     a = coh / (0.9 * 50)
     Ca = B.ensc_coefficients(X, n_nonzero=0, max_iter=3000, tol=1e-9)
     Cc = B.ensc_coefficients(X, n_nonzero=0, solver="cd")
-    assert _enet_objective(X, Ca, 0.9 * a, 0.1 * a) == pytest.approx(_enet_objective(X, Cc, 0.9 * a, 0.1 * a),
-                                                                      rel=1e-6)
+    assert _enet_objective(X, Ca, 0.9 * a, 0.1 * a) == pytest.approx(
+        _enet_objective(X, Cc, 0.9 * a, 0.1 * a), rel=1e-6
+    )
     kept = B.ensc_coefficients(X, n_nonzero=5, solver="cd")
     assert np.count_nonzero(kept, axis=0).max() <= 5
 

@@ -32,9 +32,15 @@ def test_a_setting_for_a_key_the_chosen_method_lacks_is_skipped():
 
 @pytest.mark.parametrize(
     ("override", "key"),
-    [("method.d=abc", "method.d"), ("method.d=-5", "method.d"), ("method.projection=gauss", "method.projection"),
-     ("train.optimizer.lr=-1", "train.optimizer.lr"), ("data.batch_size=0", "data.batch_size"),
-     ("trainer.max_epochs=0", "trainer.max_epochs"), ("seed=abc", "seed")],
+    [
+        ("method.d=abc", "method.d"),
+        ("method.d=-5", "method.d"),
+        ("method.projection=gauss", "method.projection"),
+        ("train.optimizer.lr=-1", "train.optimizer.lr"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("trainer.max_epochs=0", "trainer.max_epochs"),
+        ("seed=abc", "seed"),
+    ],
 )
 def test_an_invalid_config_fails_before_training_naming_the_key(override, key, smoke_overrides, tmp_path):
     cfg = compose([*smoke_overrides, "method=intrinsic", override])
@@ -45,18 +51,29 @@ def test_an_invalid_config_fails_before_training_naming_the_key(override, key, s
 
 @pytest.mark.parametrize(
     ("overrides", "key"),
-    [(["paper=gcr", "model.k=33"], "model.k"), (["paper=gcr", "model.head=arcface"], "model.head"),
-     (["paper=gcr", "data.classes=[0,0]"], "data.classes"), (["paper=ulsam", "model.ulsam=both"], "model.ulsam"),
-     (["paper=ulsam", "model.ulsam_positions=[3]"], "model.ulsam_positions"),
-     (["paper=ulsam", "train.optimizer.name=grassmann_sgd"], "train.optimizer.name")],
+    [
+        (["paper=gcr", "model.k=33"], "model.k"),
+        (["paper=gcr", "model.head=arcface"], "model.head"),
+        (["paper=gcr", "data.classes=[0,0]"], "data.classes"),
+        (["paper=ulsam", "model.ulsam=both"], "model.ulsam"),
+        (["paper=ulsam", "model.ulsam_positions=[3]"], "model.ulsam_positions"),
+        (["paper=ulsam", "train.optimizer.name=grassmann_sgd"], "train.optimizer.name"),
+    ],
 )
 def test_architecture_options_are_validated_naming_the_key(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(compose([*overrides, "scale=smoke"]))
 
 
-@pytest.mark.parametrize(("override", "valid"), [("paper=nope", "intrinsic_dimension"), ("method=nope", "intrinsic"),
-                                                 ("data=nope", "fashion_mnist"), ("model=nope", "lenet")])
+@pytest.mark.parametrize(
+    ("override", "valid"),
+    [
+        ("paper=nope", "intrinsic_dimension"),
+        ("method=nope", "intrinsic"),
+        ("data=nope", "fashion_mnist"),
+        ("model=nope", "lenet"),
+    ],
+)
 def test_an_unknown_name_lists_the_valid_ones(override, valid):
     with pytest.raises(MissingConfigException, match=valid):
         compose([override])
@@ -64,8 +81,19 @@ def test_an_unknown_name_lists_the_valid_ones(override, valid):
 
 def test_the_cli_reports_an_invalid_config_with_exit_code_2(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "subspacelab.train", "scale=smoke", "method=intrinsic", "method.d=0",
-         f"runs_root={tmp_path}", "logger=none"], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "subspacelab.train",
+            "scale=smoke",
+            "method=intrinsic",
+            "method.d=0",
+            f"runs_root={tmp_path}",
+            "logger=none",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert "method.d" in out.stderr
 
@@ -84,6 +112,9 @@ def test_multirun_commands_cover_the_grid():
 
 
 def test_the_committed_dvc_pipeline_matches_the_contract():
-    out = subprocess.run([sys.executable, "-m", "subspacelab.pipeline.dvcgen", "intrinsic_dimension", "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "subspacelab.pipeline.dvcgen", "intrinsic_dimension", "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

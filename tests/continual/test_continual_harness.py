@@ -15,9 +15,7 @@ from subspacelab.continual.streams import class_groups, head_offsets, make_strea
 torch.set_num_threads(1)
 
 # R[i, j]: accuracy on task j after training task i (upper triangle unused)
-R = [[0.9, math.nan, math.nan],
-     [0.7, 0.8, math.nan],
-     [0.6, 0.5, 0.95]]
+R = [[0.9, math.nan, math.nan], [0.7, 0.8, math.nan], [0.6, 0.5, 0.95]]
 
 
 def test_metrics_on_a_hand_made_matrix():
@@ -62,7 +60,9 @@ def test_split_stream_classes_and_disjointness():
 def test_split_stream_local_labels_map_back_to_the_right_classes():
     data = _fake_data()
     x, y = data["train"]
-    tasks = make_stream("split", data, 5, seed=1, n_train=40, n_test=20, class_order=[3, 1, 4, 0, 5, 9, 2, 6, 8, 7])
+    tasks = make_stream(
+        "split", data, 5, seed=1, n_train=40, n_test=20, class_order=[3, 1, 4, 0, 5, 9, 2, 6, 8, 7]
+    )
     flat = x.reshape(len(x), -1).float() / 255
     for t in tasks:
         for xi, yi in zip(t.x_train[:10], t.y_train[:10], strict=True):
@@ -79,7 +79,9 @@ def test_permuted_stream_uses_one_fixed_permutation_per_task():
         assert sorted(t.permutation.tolist()) == list(range(784))
         assert t.classes == list(range(10))
         # the pixel multiset of every image is unchanged by the permutation
-        assert torch.equal(t.x_train.sort(1).values, t.x_train[:, torch.argsort(t.permutation)].sort(1).values)
+        assert torch.equal(
+            t.x_train.sort(1).values, t.x_train[:, torch.argsort(t.permutation)].sort(1).values
+        )
 
 
 def test_predict_protocols():
@@ -90,12 +92,28 @@ def test_predict_protocols():
         predict([a], 0, "domain")
 
 
-CFG = SimpleNamespace(lr=1e-2, fc_lr=1e-2, eps=1e-6, batch=16, steps_per_task=8, temperature=3.0, proj_rank=3,
-                      sketch_rank=6, update_gap=1, threshold=0.98, db_decay=1.0, lora_rank=2, lora_alpha=2.0,
-                      lora_seed=0, ablation_update_gap=3)
+CFG = SimpleNamespace(
+    lr=1e-2,
+    fc_lr=1e-2,
+    eps=1e-6,
+    batch=16,
+    steps_per_task=8,
+    temperature=3.0,
+    proj_rank=3,
+    sketch_rank=6,
+    update_gap=1,
+    threshold=0.98,
+    db_decay=1.0,
+    lora_rank=2,
+    lora_alpha=2.0,
+    lora_seed=0,
+    ablation_update_gap=3,
+)
 
 
-@pytest.mark.parametrize("method", ["seq_ft", "lora", "galore", "fixed_subspace", "coso", "coso_gap", "joint"])
+@pytest.mark.parametrize(
+    "method", ["seq_ft", "lora", "galore", "fixed_subspace", "coso", "coso_gap", "joint"]
+)
 def test_every_method_fills_the_accuracy_matrix(method):
     tasks = make_stream("split", _fake_data(), 5, seed=0, n_train=32, n_test=20)
     torch.manual_seed(0)
@@ -118,13 +136,28 @@ def test_every_method_fills_the_accuracy_matrix(method):
 
 
 def test_nan_to_none_replaces_nested_nans_only():
-    assert nan_to_none({"a": [1.0, math.nan, (math.nan, 2)], "b": math.nan, "c": "x"}) == \
-        {"a": [1.0, None, [None, 2]], "b": None, "c": "x"}
+    assert nan_to_none({"a": [1.0, math.nan, (math.nan, 2)], "b": math.nan, "c": "x"}) == {
+        "a": [1.0, None, [None, 2]],
+        "b": None,
+        "c": "x",
+    }
 
 
-SETUP = SimpleNamespace(stream="split", dataset="mnist", n_tasks=5, n_train=32, n_test=16, data_root="data/raw",
-                        pretrain_dataset="fashion_mnist", n_pretrain=256, pretrain_epochs=1, pretrain_lr=1e-3,
-                        pretrain_batch=64, hidden=16, tag="split_mnist_5")
+SETUP = SimpleNamespace(
+    stream="split",
+    dataset="mnist",
+    n_tasks=5,
+    n_train=32,
+    n_test=16,
+    data_root="data/raw",
+    pretrain_dataset="fashion_mnist",
+    n_pretrain=256,
+    pretrain_epochs=1,
+    pretrain_lr=1e-3,
+    pretrain_batch=64,
+    hidden=16,
+    tag="split_mnist_5",
+)
 
 
 def test_setup_is_determined_by_the_seed():

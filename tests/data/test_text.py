@@ -67,7 +67,9 @@ def test_hf_corpus_offline_is_a_clear_data_error(tmp_path, monkeypatch):
         raise ConnectionError("offline")
 
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    with pytest.raises(DataUnavailableError, match=r"load_dataset\('wikitext', 'wikitext-2-raw-v1'\).*offline"):
+    with pytest.raises(
+        DataUnavailableError, match=r"load_dataset\('wikitext', 'wikitext-2-raw-v1'\).*offline"
+    ):
         load_corpus("hf:wikitext:wikitext-2-raw-v1", tmp_path)
 
 
@@ -210,16 +212,29 @@ def test_two_ranks_split_the_one_rank_epoch_disjointly(tmp_path):
 
 
 def test_datamodule_with_bpe(tmp_path, shakespeare):
-    dm = LMDataModule("tinyshakespeare", root=str(tmp_path), mirror=MIRROR, vocab_size=300, seq_len=32,
-                      batch_size=16, eval_batch_size=10, val_tokens=50 * 33)
+    dm = LMDataModule(
+        "tinyshakespeare",
+        root=str(tmp_path),
+        mirror=MIRROR,
+        vocab_size=300,
+        seq_len=32,
+        batch_size=16,
+        eval_batch_size=10,
+        val_tokens=50 * 33,
+    )
     dm.prepare_data()
     assert (tmp_path / "tokenizers" / "tinyshakespeare-bpe300.provenance.json").is_file()
     dm.setup()
     p = dm.provenance
     assert dm.vocab_size == 300 and dm.tokens_per_batch == 16 * 32
     assert p["sha256"] == text.SHAKESPEARE_SHA256 and p["tokenizer"] == "bpe"
-    assert p["tokenizer_sha256"] == text._sha256((tmp_path / "tokenizers/tinyshakespeare-bpe300.json").read_bytes())
-    assert p["n_val_tokens"] == 50 * 33 < p["n_val_tokens_split"] and p["n_train_tokens"] == p["n_train_tokens_split"]
+    assert p["tokenizer_sha256"] == text._sha256(
+        (tmp_path / "tokenizers/tinyshakespeare-bpe300.json").read_bytes()
+    )
+    assert (
+        p["n_val_tokens"] == 50 * 33 < p["n_val_tokens_split"]
+        and p["n_train_tokens"] == p["n_train_tokens_split"]
+    )
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == y.shape == (16, 32) and x.dtype == torch.long and int(x.max()) < dm.vocab_size
     val = [b for b in dm.val_dataloader()]
@@ -236,14 +251,18 @@ def test_prepare_corpus_returns_the_provenance_and_is_stable(tmp_path):
     a = prepare_corpus("tinyshakespeare", tmp_path, MIRROR, "byte")
     b = prepare_corpus("tinyshakespeare", tmp_path, MIRROR, "byte")
     assert a["n_train_tokens"] + a["n_val_tokens"] == 1_115_394  # ASCII text: one byte per character
-    assert {k: v for k, v in a.items() if k != "fetched_from"} == {k: v for k, v in b.items() if k != "fetched_from"}
+    assert {k: v for k, v in a.items() if k != "fetched_from"} == {
+        k: v for k, v in b.items() if k != "fetched_from"
+    }
     assert a["tokenizer_sha256"] is None and a["vocab_size"] == 256
 
 
 def test_the_prepare_stage_writes_the_provenance_language_model_runs_depend_on(tmp_path, capsys):
     from subspacelab.pipeline import prepare
 
-    prepare.main(["--corpus", "tinyshakespeare", "--vocab-size", "300", "--root", str(tmp_path), "--mirror", MIRROR])
+    prepare.main(
+        ["--corpus", "tinyshakespeare", "--vocab-size", "300", "--root", str(tmp_path), "--mirror", MIRROR]
+    )
     prov = tmp_path / "tokenizers" / "tinyshakespeare-bpe300.provenance.json"
     assert prov.is_file() and "training tokens" in capsys.readouterr().out
     with pytest.raises(SystemExit):

@@ -36,8 +36,10 @@ def _mog_mixture(n=10, seed=0) -> LowRankGaussianMixture:
     rng = np.random.default_rng(seed)
     A = uos.random_bases(n, [3, 2], seed=seed)
     means = [torch.from_numpy(rng.normal(size=(2, 3))), torch.from_numpy(rng.normal(size=(1, 2)))]
-    factors = [[torch.from_numpy(rng.normal(size=(3, 2))), torch.from_numpy(rng.normal(size=(3, 1)))],
-               [torch.from_numpy(0.5 * rng.normal(size=(2, 2)))]]
+    factors = [
+        [torch.from_numpy(rng.normal(size=(3, 2))), torch.from_numpy(rng.normal(size=(3, 1)))],
+        [torch.from_numpy(0.5 * rng.normal(size=(2, 2)))],
+    ]
     weights = [torch.tensor([0.3, 0.7]), torch.tensor([1.0])]
     return LowRankGaussianMixture.molr_mog(A, means, factors, weights, weights=[0.6, 0.4])
 
@@ -73,7 +75,9 @@ def test_log_density_matches_dense_gaussians():
     for mu, F, lw in zip(mix.means, mix.factors, mix.log_weights, strict=True):
         cov = s**2 * F @ F.T + g**2 * torch.eye(8, dtype=F64)
         comps.append(lw + torch.distributions.MultivariateNormal(s * mu, cov).log_prob(x))
-    torch.testing.assert_close(mix.log_prob(x, s, g), torch.logsumexp(torch.stack(comps, 1), 1), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        mix.log_prob(x, s, g), torch.logsumexp(torch.stack(comps, 1), 1), rtol=1e-10, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("which", ["molrg", "molr_mog"])
@@ -85,7 +89,9 @@ def test_tweedie_posterior_mean(which):
         torch.testing.assert_close(lhs, (x + g**2 * mix.score(x, s, g)) / s, rtol=1e-9, atol=1e-9)
         # and through the harness's adapters
         torch.testing.assert_close(losses.denoiser_from_score(mix.score)(x, s, g), lhs, rtol=1e-9, atol=1e-9)
-        torch.testing.assert_close(losses.score_from_denoiser(mix)(x, s, g), mix.score(x, s, g), rtol=1e-8, atol=1e-8)
+        torch.testing.assert_close(
+            losses.score_from_denoiser(mix)(x, s, g), mix.score(x, s, g), rtol=1e-8, atol=1e-8
+        )
 
 
 def test_posterior_mean_is_the_conditional_expectation():
@@ -114,10 +120,14 @@ def test_dsm_equals_weighted_denoising_loss():
     levels = losses.NoiseLevels("uniform_t", schedule=VPSchedule())
     b = losses.noisy_batch(x0, levels, torch.Generator().manual_seed(0))
     wrong = lambda x, s, g: 0.9 * mix.posterior_mean(x, s, g)  # noqa: E731 - a deliberately imperfect denoiser
-    per_dsm = ((losses.score_from_denoiser(wrong)(b.xt, b.s, b.gamma) + b.eps / b.gamma[:, None]) ** 2).sum(-1)
+    per_dsm = ((losses.score_from_denoiser(wrong)(b.xt, b.s, b.gamma) + b.eps / b.gamma[:, None]) ** 2).sum(
+        -1
+    )
     per_den = ((wrong(b.xt, b.s, b.gamma) - b.x0) ** 2).sum(-1)
     torch.testing.assert_close(per_dsm, b.s**2 / b.gamma**4 * per_den, rtol=1e-8, atol=1e-8)
-    assert float(losses.dsm_loss(losses.score_from_denoiser(wrong), b)) == pytest.approx(float(per_dsm.mean()))
+    assert float(losses.dsm_loss(losses.score_from_denoiser(wrong), b)) == pytest.approx(
+        float(per_dsm.mean())
+    )
 
 
 def test_optimal_denoiser_has_the_lowest_loss_and_zero_score_error():
@@ -175,8 +185,9 @@ def test_replicas_train_independently():
     bases = uos.random_bases(8, [2, 2], seed=0)
     X, _ = uos.sample_union(bases, 6, seed=0)
     inits = [uos.random_bases(8, [2, 2], seed=s, disjoint=False) for s in (10, 11)]
-    both = LowRankMoLRGDenoiser(8, [2, 2], init=[torch.stack([inits[0][k], inits[1][k]]) for k in range(2)],
-                                replicas=2)
+    both = LowRankMoLRGDenoiser(
+        8, [2, 2], init=[torch.stack([inits[0][k], inits[1][k]]) for k in range(2)], replicas=2
+    )
     cfg = losses.TrainConfig(steps=15, lr=0.05, batch=32, seed=3)
     losses.train_denoiser(both, X, losses.NoiseLevels("edm"), cfg)
     single = LowRankMoLRGDenoiser(8, [2, 2], init=inits[1])
@@ -188,9 +199,15 @@ def test_replicas_train_independently():
 # ----------------------------------------------------------------------------------------------
 # samplers
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind,schedule,steps", [("ddpm", VPSchedule(), 200), ("ode", VPSchedule(), 40),
-                                                  ("ode", VESchedule(0.002, 80.0), 30),
-                                                  ("ddpm", VESchedule(0.01, 50.0), 200)])
+@pytest.mark.parametrize(
+    "kind,schedule,steps",
+    [
+        ("ddpm", VPSchedule(), 200),
+        ("ode", VPSchedule(), 40),
+        ("ode", VESchedule(0.002, 80.0), 30),
+        ("ddpm", VESchedule(0.01, 50.0), 200),
+    ],
+)
 def test_samplers_draw_from_a_single_low_rank_gaussian(kind, schedule, steps):
     bases, mix = _molrg(n=10, dims=(3,), seed=7)
     U = bases[0]
@@ -261,7 +278,9 @@ def test_sample_union_invariants(coefficients):
     X, y = uos.sample_union(B, [5, 7], seed=2, coefficients=coefficients)
     assert X.shape == (12, 15) and y.tolist() == [0] * 5 + [1] * 7
     res = uos.residuals_to_subspaces(X, B)
-    assert float(res[y == 0, 0].max()) < 1e-12 and float(res[y == 1, 1].max()) < 1e-12  # on their own subspace
+    assert (
+        float(res[y == 0, 0].max()) < 1e-12 and float(res[y == 1, 1].max()) < 1e-12
+    )  # on their own subspace
     assert float(res[y == 0, 1].min()) > 1e-3
     if coefficients == "sphere":
         torch.testing.assert_close(X.norm(dim=1), torch.ones(12, dtype=F64))
@@ -288,7 +307,9 @@ def test_principal_angles_known_and_tiny():
         ang = uos.principal_angles(U, V)
         torch.testing.assert_close(ang, torch.tensor([0.0, theta], dtype=F64), rtol=1e-6, atol=1e-15)
         # projector distance = RMS sine
-        assert uos.projector_distance(U, V) == pytest.approx(math.sqrt(math.sin(theta) ** 2 / 2), rel=1e-6, abs=1e-15)
+        assert uos.projector_distance(U, V) == pytest.approx(
+            math.sqrt(math.sin(theta) ** 2 / 2), rel=1e-6, abs=1e-15
+        )
     # unequal dimensions: min(d_U, d_V) angles; a subspace contains another -> zero angles
     assert torch.allclose(uos.principal_angles(E[:, :4], E[:, 1:3]), torch.zeros(2, dtype=F64))
     # against scipy
@@ -340,9 +361,13 @@ def test_ksubspaces_recovers_planted_clusters_at_low_noise():
 def test_ksubspaces_k1_is_pca_and_matches_sklearn():
     from sklearn.decomposition import TruncatedSVD
 
-    X = torch.randn(50, 7, dtype=F64, generator=torch.Generator().manual_seed(0)) * torch.linspace(3, 0.5, 7, dtype=F64)
+    X = torch.randn(50, 7, dtype=F64, generator=torch.Generator().manual_seed(0)) * torch.linspace(
+        3, 0.5, 7, dtype=F64
+    )
     res = ksubspaces(X, [3], restarts=3, seed=1)
-    ref = TruncatedSVD(3, algorithm="arpack").fit(X.numpy()).components_.T.copy()  # uncentred principal directions
+    ref = (
+        TruncatedSVD(3, algorithm="arpack").fit(X.numpy()).components_.T.copy()
+    )  # uncentred principal directions
     assert uos.projector_distance(res.bases[0], torch.from_numpy(ref)) < 1e-8
     # a start at the answer is a fixed point
     again = ksubspaces(X, [3], restarts=1, seed=2, init=res.bases)

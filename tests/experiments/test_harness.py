@@ -40,7 +40,9 @@ def test_map_trials_is_the_same_for_any_number_of_jobs():
 
 
 def test_transition_point_interpolates_the_crossing():
-    assert transition_point([1, 2, 3], [0.0, 0.4, 0.8]) == pytest.approx(math.exp(math.log(2) + 0.25 * math.log(1.5)))
+    assert transition_point([1, 2, 3], [0.0, 0.4, 0.8]) == pytest.approx(
+        math.exp(math.log(2) + 0.25 * math.log(1.5))
+    )
     assert transition_point([1, 2, 3], [0.0, 0.4, 0.8], log_x=False) == pytest.approx(2.25)
     assert transition_point([1, 2], [0.6, 1.0]) == 1.0
     assert transition_point([1, 2], [0.0, 0.1]) is None
@@ -55,6 +57,9 @@ def test_success_curve_sorts_and_bounds():
 
 def test_code_deps_follow_imports_transitively():
     files = module_files("subspacelab.experiments")
-    assert "src/subspacelab/experiments/harness.py" in files and "src/subspacelab/experiments/__init__.py" in files
+    assert (
+        "src/subspacelab/experiments/harness.py" in files
+        and "src/subspacelab/experiments/__init__.py" in files
+    )
     train = module_files("subspacelab.pipeline.runinfo")
     assert train == ["src/subspacelab/pipeline/__init__.py", "src/subspacelab/pipeline/runinfo.py"]

@@ -30,9 +30,17 @@ def test_gcr_training_moves_the_class_subspaces_along_the_grassmannian_on_a_cosi
     dm, module = build(cfg)
     head = next(m for m in module.modules() if isinstance(m, GCRHead))
     before = head.subspaces.detach().clone()
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, use_distributed_sampler=False, limit_val_batches=0,
-                        enable_checkpointing=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        limit_val_batches=0,
+        enable_checkpointing=False,
+    )
     trainer.fit(module, datamodule=dm)
     (optimizer,) = trainer.optimizers
     manifold = [g for g in optimizer.param_groups if g["manifold"] == "grassmann"]
@@ -70,7 +78,9 @@ def test_gcr_smoke_grid_reaches_a_report_with_transfer_and_variability(tmp_path)
 @pytest.mark.slow
 def test_ulsam_smoke_grid_reaches_a_report_with_counted_costs(tmp_path):
     runs_root = tmp_path / "runs"
-    runs = [run(compose([*p.overrides, f"runs_root={runs_root}", "logger=csv"])) for p in plan("ulsam", "smoke")]
+    runs = [
+        run(compose([*p.overrides, f"runs_root={runs_root}", "logger=csv"])) for p in plan("ulsam", "smoke")
+    ]
     params = {m["model"].rsplit("-", 1)[1]: m["D"] for m in runs}
     assert params["replace"] < params["none"] < params["insert"]
     costs = evaluate.run("ulsam", "smoke", str(runs_root))["analysis"]
@@ -80,7 +90,10 @@ def test_ulsam_smoke_grid_reaches_a_report_with_counted_costs(tmp_path):
     assert by["replace"]["macs"] < by["none"]["macs"] <= by["insert"]["macs"]
     out = report.run("ulsam", "smoke", str(runs_root), reports_root=tmp_path / "reports", wandb_log=False)
     verdicts = {c["id"]: c["verdict"] for c in out["claims"]}
-    assert verdicts["insert_is_ultra_lightweight"] in {"reproduced", "partly"}  # +1.5% parameters at width 0.25
+    assert verdicts["insert_is_ultra_lightweight"] in {
+        "reproduced",
+        "partly",
+    }  # +1.5% parameters at width 0.25
     assert verdicts["v2_fewer_parameters_and_flops"] == "not_run"  # smoke counts MobileNet-V1 only
     assert verdicts["compact_keeps_accuracy"] in {"reproduced", "partly", "not_reproduced"}
     assert (Path(out["dir"]) / "ulsam.png").is_file()
@@ -89,8 +102,16 @@ def test_ulsam_smoke_grid_reaches_a_report_with_counted_costs(tmp_path):
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_gcr_under_ddp_ends_with_identical_subspaces_on_both_ranks(tmp_path):
-    cmd = [sys.executable, "-m", "subspacelab.train", *GCR_SMOKE, "trainer=ddp", "trainer.accelerator=cpu",
-           "trainer.devices=2", f"runs_root={tmp_path}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "subspacelab.train",
+        *GCR_SMOKE,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"runs_root={tmp_path}",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     (metrics,) = list(tmp_path.glob("gcr/smoke/*/metrics.json"))

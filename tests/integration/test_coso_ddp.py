@@ -64,10 +64,17 @@ def test_ddp_ranks_share_projector_sketch_and_history(tmp_path):
         port = s.getsockname()[1]
     script = tmp_path / "ddp_coso.py"
     script.write_text(SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path), str(port)], capture_output=True, text=True,
-                          timeout=240, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    r0, r1, single = (torch.load(tmp_path / f, weights_only=True) for f in ("rank0.pt", "rank1.pt", "single.pt"))
+    r0, r1, single = (
+        torch.load(tmp_path / f, weights_only=True) for f in ("rank0.pt", "rank1.pt", "single.pt")
+    )
     assert r0["M"].shape[1] > 0
     for key in ("W", "P", "M", "S"):
         assert torch.equal(r0[key], r1[key]), key  # identical on every rank

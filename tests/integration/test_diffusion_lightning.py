@@ -82,8 +82,13 @@ def test_ddp_ranks_end_identical_with_the_stiefel_retraction(tmp_path):
     script = tmp_path / "ddp_denoiser.py"
     script.write_text(textwrap.dedent(SCRIPT))
     out_file = tmp_path / "out.json"
-    out = subprocess.run([sys.executable, str(script), str(out_file)], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(script), str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out_file.read_text())
     assert res["world_size"] == 2

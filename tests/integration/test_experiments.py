@@ -41,7 +41,9 @@ def test_smoke_grid_yields_a_verdict_for_every_claim(paper, tmp_path):
     assert [c["id"] for c in out["claims"]] == [c["id"] for c in contract["claims"]]
     for c in out["claims"]:
         assert c["verdict"] in VERDICTS
-        if "smoke" in c.get("derive", {}).get("scales", ["smoke"]) and not c.get("note", "").startswith("measured only"):
+        if "smoke" in c.get("derive", {}).get("scales", ["smoke"]) and not c.get("note", "").startswith(
+            "measured only"
+        ):
             assert c["measured"] is not None or c["verdict"] == "not_run", c
     md = (reports_root / paper / "smoke" / "comparison.md").read_text()
     assert all(c["id"] in md for c in out["claims"])
@@ -54,7 +56,9 @@ def test_smoke_grid_yields_a_verdict_for_every_claim(paper, tmp_path):
 @pytest.mark.parametrize("paper", PAPERS)
 def test_an_unknown_experiment_setting_fails_before_running(paper, tmp_path):
     with pytest.raises(ConfigError, match="experiment"):
-        run(compose([f"paper={paper}", "scale=smoke", f"runs_root={tmp_path}", "+experiment.no_such_field=1"]))
+        run(
+            compose([f"paper={paper}", "scale=smoke", f"runs_root={tmp_path}", "+experiment.no_such_field=1"])
+        )
     assert not list(tmp_path.rglob("metrics.json"))
 
 

@@ -30,7 +30,9 @@ def lm_overrides(tmp_path, *extra):
 
 def state(module):
     """Every float tensor of the trained network (frozen weights and SwitchLoRA's pools included)."""
-    return torch.cat([t.detach().double().flatten() for t in module.net.state_dict().values() if t.is_floating_point()])
+    return torch.cat(
+        [t.detach().double().flatten() for t in module.net.state_dict().values() if t.is_floating_point()]
+    )
 
 
 def fit(cfg, steps, ckpt_path=None, accumulate=1, save_every=None, save_dir=None):
@@ -40,17 +42,35 @@ def fit(cfg, steps, ckpt_path=None, accumulate=1, save_every=None, save_dir=None
 
     L.seed_everything(0, verbose=False)
     dm, module = build(cfg)
-    callbacks = [ModelCheckpoint(dirpath=save_dir, every_n_train_steps=save_every, save_top_k=-1)] if save_every else []
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps, max_epochs=100, logger=False,
-                        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                        limit_val_batches=0, accumulate_grad_batches=accumulate, gradient_clip_val=1.0,
-                        enable_checkpointing=bool(save_every), callbacks=callbacks)
+    callbacks = (
+        [ModelCheckpoint(dirpath=save_dir, every_n_train_steps=save_every, save_top_k=-1)]
+        if save_every
+        else []
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=steps,
+        max_epochs=100,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        limit_val_batches=0,
+        accumulate_grad_batches=accumulate,
+        gradient_clip_val=1.0,
+        enable_checkpointing=bool(save_every),
+        callbacks=callbacks,
+    )
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     return module
 
 
 def test_smoke_grid_runs_every_recipe_and_reports_every_claim(tmp_path):
-    runs = [run(compose([*p.overrides, f"runs_root={tmp_path / 'runs'}", "logger=csv"])) for p in plan("switchlora", "smoke")]
+    runs = [
+        run(compose([*p.overrides, f"runs_root={tmp_path / 'runs'}", "logger=csv"]))
+        for p in plan("switchlora", "smoke")
+    ]
     by = {m["method"]: m for m in runs}
     assert set(by) == {"full", "lora", "relora", "galore", "switchlora"}
     for m in runs:
@@ -64,9 +84,16 @@ def test_smoke_grid_runs_every_recipe_and_reports_every_claim(tmp_path):
     assert by["switchlora"]["trainable_parameters"] < by["full"]["trainable_parameters"]
     table = evaluate.run("switchlora", "smoke", runs_root=str(tmp_path / "runs"))
     assert len(table["runs"]) == 5 and not table["missing"]
-    out = report.run("switchlora", "smoke", str(tmp_path / "runs"), reports_root=tmp_path / "reports", wandb_log=False)
+    out = report.run(
+        "switchlora", "smoke", str(tmp_path / "runs"), reports_root=tmp_path / "reports", wandb_log=False
+    )
     verdicts = {c["id"]: c["verdict"] for c in out["claims"]}
-    assert set(verdicts) >= {"ppl_close_to_full_rank", "delta_rank_full", "communication_reduction", "glue_finetuning"}
+    assert set(verdicts) >= {
+        "ppl_close_to_full_rank",
+        "delta_rank_full",
+        "communication_reduction",
+        "glue_finetuning",
+    }
     assert verdicts["glue_finetuning"] == "not_run" and verdicts["communication_reduction"] == "not_run"
     assert verdicts["ppl_close_to_full_rank"] in {"reproduced", "partly", "not_reproduced"}
     assert (Path(out["dir"]) / "switchlora_curves.png").is_file()
@@ -96,7 +123,9 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(recipe, tmp_path):
 def test_per_layer_galore_and_mismatched_tasks_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="method.per_layer: per-layer GaLore"):
         run(compose(lm_overrides(tmp_path, "method=galore", "method.per_layer=true")))
-    with pytest.raises(ConfigError, match="method.name .*lm run.*valid: full, galore, lora, relora, switchlora"):
+    with pytest.raises(
+        ConfigError, match="method.name .*lm run.*valid: full, galore, lora, relora, switchlora"
+    ):
         run(compose(lm_overrides(tmp_path, "method=intrinsic")))
     with pytest.raises(ConfigError, match="method.interval: must be >= 2 x method.adam_warm_step"):
         run(compose(lm_overrides(tmp_path, "method=switchlora", "method.interval=4")))
@@ -111,8 +140,16 @@ def test_per_layer_galore_and_mismatched_tasks_are_refused(tmp_path):
 def test_ddp_ranks_switch_alike_and_all_reduce_only_the_trainable_bytes(tmp_path):
     """Two CPU processes (gloo) through the real entry point: every rank switches the same vectors (weights,
     frozen W and candidate pools identical at the end) and the comm hook sees exactly the trainable bytes."""
-    cmd = [sys.executable, "-m", "subspacelab.train", *lm_overrides(tmp_path, *RECIPES["switchlora"])[:3],
-           "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "logger=csv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "subspacelab.train",
+        *lm_overrides(tmp_path, *RECIPES["switchlora"])[:3],
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "logger=csv",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     (metrics,) = list((tmp_path / "runs").glob("switchlora/smoke/*/metrics.json"))
@@ -120,24 +157,30 @@ def test_ddp_ranks_switch_alike_and_all_reduce_only_the_trainable_bytes(tmp_path
     assert m["world_size"] == 2 and m["ranks_max_abs_diff"] == 0.0
     assert m["allreduce_bytes_per_step"] == m["trainable_bytes"]
     single = run(compose(lm_overrides(tmp_path / "one", *RECIPES["switchlora"])))
-    assert m["val_ppl"] == pytest.approx(single["val_ppl"], rel=1e-4)  # the global batch is split, not changed
+    assert m["val_ppl"] == pytest.approx(
+        single["val_ppl"], rel=1e-4
+    )  # the global batch is split, not changed
 
 
 def test_grassmann_flows_smoke_grid_compares_the_mixers(tmp_path):
     """The same LM with attention, attention without positions (the matched control) and the Grassmann mixing
     layer, trained and reported; the evaluate stage's scaling analysis times attention and Grassmann over
     sequence lengths."""
-    runs = [run(compose([*p.overrides, f"runs_root={tmp_path / 'runs'}", "logger=csv"]))
-            for p in plan("grassmann_flows", "smoke")]
+    runs = [
+        run(compose([*p.overrides, f"runs_root={tmp_path / 'runs'}", "logger=csv"]))
+        for p in plan("grassmann_flows", "smoke")
+    ]
     assert {m["model"] for m in runs} == {"llama32x1", "grassmann32x1-r16", "llama32x1-nope"}
     assert all(1 < m["val_ppl"] < 600 for m in runs)
     table = evaluate.run("grassmann_flows", "smoke", runs_root=str(tmp_path / "runs"))
     analysis = table["analysis"]
-    assert {(r["mixer"], r["seq_len"]) for r in analysis} == {(m, n) for m in ("attention", "grassmann")
-                                                              for n in (32, 64, 128)}
+    assert {(r["mixer"], r["seq_len"]) for r in analysis} == {
+        (m, n) for m in ("attention", "grassmann") for n in (32, 64, 128)
+    }
     assert all(r["seconds"] > 0 for r in analysis)
-    out = report.run("grassmann_flows", "smoke", str(tmp_path / "runs"), reports_root=tmp_path / "reports",
-                     wandb_log=False)
+    out = report.run(
+        "grassmann_flows", "smoke", str(tmp_path / "runs"), reports_root=tmp_path / "reports", wandb_log=False
+    )
     verdicts = {c["id"]: c["verdict"] for c in out["claims"]}
     assert verdicts["ppl_gap"] in {"partly", "not_reproduced"}  # one seed: at most partly
     gap = next(c for c in out["claims"] if c["id"] == "ppl_gap")

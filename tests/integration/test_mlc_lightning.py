@@ -40,7 +40,9 @@ def test_lightning_mlc_steps_lower_the_loss_and_keep_outputs_on_the_sphere():
             return float(M.mlc_step(net, X, torch.Generator().manual_seed(123), 0.5, 0.175, 10)[0])
 
     before = loss_on_fixed_views()
-    trainer = fit_mlc(net, X, steps=15, stage="mlc", batch=32, module_kwargs={"lr_heads": 1e-2, "lr_backbone": 1e-3})
+    trainer = fit_mlc(
+        net, X, steps=15, stage="mlc", batch=32, module_kwargs={"lr_heads": 1e-2, "lr_backbone": 1e-3}
+    )
     assert trainer.global_step == 15
     after = loss_on_fixed_views()
     assert after < before, (before, after)
@@ -108,8 +110,13 @@ def test_ddp_ranks_end_identical(tmp_path):
     script = tmp_path / "ddp_mlc.py"
     script.write_text(textwrap.dedent(SCRIPT))
     out_file = tmp_path / "out.json"
-    out = subprocess.run([sys.executable, str(script), str(out_file)], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(script), str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out_file.read_text())
     assert res["world_size"] == 2

@@ -12,8 +12,17 @@ from subspacelab.pipeline import evaluate
 @pytest.mark.slow
 def test_hydra_multirun_writes_runs_the_evaluate_stage_finds(tmp_path):
     # the paper's default method is its random subspace, so method.d can be swept directly
-    cmd = [sys.executable, "-m", "subspacelab.train", "-m", "paper=intrinsic_dimension", "scale=smoke",
-           "method.d=50,500", f"runs_root={tmp_path}", "logger=csv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "subspacelab.train",
+        "-m",
+        "paper=intrinsic_dimension",
+        "scale=smoke",
+        "method.d=50,500",
+        f"runs_root={tmp_path}",
+        "logger=csv",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     table = evaluate.run("intrinsic_dimension", "smoke", runs_root=str(tmp_path))

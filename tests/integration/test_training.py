@@ -24,10 +24,20 @@ def trainable(module):
 def fit(cfg, max_epochs, ckpt_path=None, limit=None, accumulate=1, default_root_dir=None):
     L.seed_everything(0, verbose=False)
     dm, module = build(cfg)
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=max_epochs, logger=False,
-                        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                        limit_train_batches=limit, limit_val_batches=0, accumulate_grad_batches=accumulate,
-                        default_root_dir=default_root_dir, enable_checkpointing=default_root_dir is not None)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=max_epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        limit_train_batches=limit,
+        limit_val_batches=0,
+        accumulate_grad_batches=accumulate,
+        default_root_dir=default_root_dir,
+        enable_checkpointing=default_root_dir is not None,
+    )
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     return trainer, module
 
@@ -50,11 +60,15 @@ def test_smoke_run_yields_the_papers_metrics(smoke_overrides, tmp_path):
 def test_subspace_smoke_run_trains_only_z_and_saves_the_compressed_model(smoke_overrides, tmp_path):
     m = run(compose([*smoke_overrides, "method=intrinsic", "method.d=500"]))
     assert m["trainable_parameters"] == 500 and m["d"] == 500 and m["projection"] == "fastfood"
-    saved = torch.load(tmp_path / "runs/intrinsic_dimension/smoke" / m["run_name"] / "model.pt", weights_only=True)
+    saved = torch.load(
+        tmp_path / "runs/intrinsic_dimension/smoke" / m["run_name"] / "model.pt", weights_only=True
+    )
     assert set(saved["state"]) == {"z"} and saved["state"]["z"].abs().sum() > 0
     # the random subspace comes back from the saved seeds: same test accuracy from (seeds, z) alone
-    net = SubspaceModel(build_model("mlp", saved["init_seed"]),
-                        make_projection("fastfood", 199_210, 500, saved["projection_seed"]))
+    net = SubspaceModel(
+        build_model("mlp", saved["init_seed"]),
+        make_projection("fastfood", 199_210, 500, saved["projection_seed"]),
+    )
     net.z.data.copy_(saved["state"]["z"])
     dm, _ = build(compose([*smoke_overrides, "method=intrinsic", "method.d=500"]))
     dm.setup()
@@ -80,8 +94,14 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(method, smoke_overri
 
 @pytest.mark.parametrize("method", METHODS, ids=["intrinsic", "full"])
 def test_accumulated_micro_batches_equal_one_larger_batch(method, smoke_overrides):
-    base = [*smoke_overrides, *method, "train.optimizer.name=sgd", "train.optimizer.lr=0.1",
-            "train.optimizer.betas=null", "train.optimizer.eps=null"]
+    base = [
+        *smoke_overrides,
+        *method,
+        "train.optimizer.name=sgd",
+        "train.optimizer.lr=0.1",
+        "train.optimizer.betas=null",
+        "train.optimizer.eps=null",
+    ]
     _, big = fit(compose([*base, "data.batch_size=128"]), max_epochs=1, limit=3)
     _, acc = fit(compose([*base, "data.batch_size=64"]), max_epochs=1, limit=6, accumulate=2)
     assert torch.allclose(trainable(big), trainable(acc), atol=1e-6)
@@ -106,8 +126,18 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(smoke_overrides, tmp_pat
 @pytest.mark.parametrize("method", METHODS, ids=["intrinsic", "full"])
 def test_ddp_ranks_end_identical(method, tmp_path):
     """Two CPU processes (gloo) through the real entry point; rank agreement measured by all_gather."""
-    cmd = [sys.executable, "-m", "subspacelab.train", "scale=smoke", *method, "trainer=ddp",
-           "trainer.accelerator=cpu", "trainer.devices=2", f"runs_root={tmp_path}", "logger=csv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "subspacelab.train",
+        "scale=smoke",
+        *method,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"runs_root={tmp_path}",
+        "logger=csv",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     (metrics,) = list(tmp_path.glob("intrinsic_dimension/smoke/*/metrics.json"))

@@ -44,8 +44,9 @@ def test_lora_matches_peft_on_the_same_weights():
     assert torch.allclose(y_ours, y_theirs, atol=1e-6)
     y_ours.square().sum().backward()
     y_theirs.square().sum().backward()
-    assert torch.allclose(ours.q_proj.lora_B.grad, theirs.base_model.model.q_proj.lora_B["default"].weight.grad,
-                          atol=1e-5)
+    assert torch.allclose(
+        ours.q_proj.lora_B.grad, theirs.base_model.model.q_proj.lora_B["default"].weight.grad, atol=1e-5
+    )
     # the trainable sets agree too: W frozen, A and B trained
     n_ours = sum(p.numel() for n, p in ours.named_parameters() if p.requires_grad and "lora" in n)
     n_theirs = sum(p.numel() for n, p in theirs.named_parameters() if p.requires_grad)
@@ -93,8 +94,16 @@ def test_relora_prunes_optimizer_state_of_lora_params_only():
 def test_relora_recipe_merges_every_restart_and_keeps_the_function():
     torch.manual_seed(0)
     model = Block()
-    recipe = make_recipe("relora", targets=["q_proj", "up_proj"], total_steps=100, r=3, alpha=2,
-                         restart_every=4, restart_warmup_steps=1, seed=0)
+    recipe = make_recipe(
+        "relora",
+        targets=["q_proj", "up_proj"],
+        total_steps=100,
+        r=3,
+        alpha=2,
+        restart_every=4,
+        restart_warmup_steps=1,
+        seed=0,
+    )
     recipe.prepare(model)
     opt = recipe.optimizer(model, lr=0.05)
     x = torch.randn(8, 12)
@@ -143,14 +152,18 @@ def test_galore_update_lies_in_the_gradient_subspace():
     pytest.importorskip("galore_torch")
     torch.manual_seed(0)
     model = Block()
-    recipe = make_recipe("galore", targets=["q_proj"], total_steps=10, rank=2, update_proj_gap=5, scale=1.0, seed=0)
+    recipe = make_recipe(
+        "galore", targets=["q_proj"], total_steps=10, rank=2, update_proj_gap=5, scale=1.0, seed=0
+    )
     recipe.prepare(model)
     opt = recipe.optimizer(model, lr=0.1)
     w0 = model.q_proj.weight.detach().clone()
     model(torch.randn(16, 12)).square().mean().backward()
     opt.step()
     delta = model.q_proj.weight.detach() - w0
-    proj = opt.state[model.q_proj.weight]["projector"].ortho_matrix  # 10 x 12: m < n, so a left basis (10 x 2)
+    proj = opt.state[model.q_proj.weight][
+        "projector"
+    ].ortho_matrix  # 10 x 12: m < n, so a left basis (10 x 2)
     basis = proj if proj.shape[0] == delta.shape[0] else proj.T
     residual = delta - basis @ (basis.T @ delta)
     assert numerical_rank(delta) == 2

@@ -26,7 +26,10 @@ def test_contract_validates_and_every_claim_has_a_kind(paper):
 
 @pytest.mark.parametrize("paper", PAPERS)
 def test_committed_verdicts_are_rederived_from_the_committed_runs(paper):
-    report, results = ROOT / "reports" / paper / "comparison.json", ROOT / "runs" / paper / "cpu" / "results.json"
+    report, results = (
+        ROOT / "reports" / paper / "comparison.json",
+        ROOT / "runs" / paper / "cpu" / "results.json",
+    )
     if not report.is_file() and not results.is_file():
         pytest.skip(f"{paper} has no cpu-scale runs or report yet (a new paper)")
     committed = json.loads(report.read_text())

@@ -20,8 +20,9 @@ def _stream(m=20, blocks=6, cols=5, rank=None, seed=0):
         if rank is None:
             out.append(torch.randn(m, cols, generator=g, dtype=torch.float64))
         else:
-            basis = torch.linalg.qr(torch.randn(m, rank, generator=torch.Generator().manual_seed(99),
-                                                dtype=torch.float64))[0]
+            basis = torch.linalg.qr(
+                torch.randn(m, rank, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
+            )[0]
             out.append(basis @ torch.randn(rank, cols, generator=g, dtype=torch.float64))
     return out
 
@@ -158,9 +159,13 @@ def test_resume_mid_task_equals_uninterrupted_run():
 
 def _galore(W, proj_type="left", scale=1.0, gap=4, weight_decay=0.0, lr=1e-2):
     galore_torch = pytest.importorskip("galore_torch")
-    return galore_torch.GaLoreAdamW([{"params": [W], "rank": 3, "update_proj_gap": gap, "scale": scale,
-                                      "proj_type": proj_type}], lr=lr, eps=1e-6, weight_decay=weight_decay,
-                                    no_deprecation_warning=True)
+    return galore_torch.GaLoreAdamW(
+        [{"params": [W], "rank": 3, "update_proj_gap": gap, "scale": scale, "proj_type": proj_type}],
+        lr=lr,
+        eps=1e-6,
+        weight_decay=weight_decay,
+        no_deprecation_warning=True,
+    )
 
 
 def _lockstep(m, n, galore_kw, coso_kw, steps=9, transpose=False):
@@ -229,8 +234,9 @@ def test_right_projection_is_coso_on_the_transposed_weight_until_the_first_refre
     their projectors span the same subspace."""
     errs, a, b, C, G = _lockstep(12, 8, {"proj_type": "right"}, {}, transpose=True)
     assert max(errs[:4]) < 1e-6 and max(errs[4:]) > 1e-3
-    errs_no_refresh, *_ = _lockstep(12, 8, {"proj_type": "right", "gap": 100}, {"update_gap": 100},
-                                    transpose=True)
+    errs_no_refresh, *_ = _lockstep(
+        12, 8, {"proj_type": "right", "gap": 100}, {"update_gap": 100}, transpose=True
+    )
     assert max(errs_no_refresh) < 1e-6
     signs = []
     for steps in (4, 5):  # the first projector, then the one the refresh at step 5 computes from the same G
@@ -238,7 +244,9 @@ def test_right_projection_is_coso_on_the_transposed_weight_until_the_first_refre
         P, Q = a.projector(C), b.state[G]["projector"].ortho_matrix.T
         torch.testing.assert_close(P @ P.T, Q @ Q.T, atol=1e-4, rtol=0)  # the same subspace
         signs.append(torch.sign((P * Q).sum(0)))  # +1 / -1 per singular vector: the two SVDs' sign choices
-    assert not torch.equal(signs[0], signs[1])  # the relative sign changes at the refresh: the moments disagree
+    assert not torch.equal(
+        signs[0], signs[1]
+    )  # the relative sign changes at the refresh: the moments disagree
 
 
 def test_galore_scale_is_coso_with_a_scaled_learning_rate():
@@ -249,7 +257,9 @@ def test_galore_scale_is_coso_with_a_scaled_learning_rate():
     assert same_lr[0] > 1e-3
     scaled, *_ = _lockstep(12, 10, {"scale": s}, {"lr": 1e-2 * s})
     assert max(scaled) < 1e-6
-    decayed, *_ = _lockstep(12, 10, {"scale": s, "weight_decay": 0.1}, {"lr": 1e-2 * s, "weight_decay": 0.1 / s})
+    decayed, *_ = _lockstep(
+        12, 10, {"scale": s, "weight_decay": 0.1}, {"lr": 1e-2 * s, "weight_decay": 0.1 / s}
+    )
     assert max(decayed) < 1e-6
     naive, *_ = _lockstep(12, 10, {"scale": s, "weight_decay": 0.1}, {"lr": 1e-2 * s, "weight_decay": 0.1})
     assert naive[0] > 1e-5
@@ -276,25 +286,42 @@ BASE = ["seq_ft", "lora"]
 
 
 def _row(stream, seed, acc, forget=None, leak=(), protocols=("task",)):
-    res = {m: {p: {"final_acc": a, "forgetting": (forget or {}).get(m)} for p in protocols} for m, a in acc.items()}
+    res = {
+        m: {p: {"final_acc": a, "forgetting": (forget or {}).get(m)} for p in protocols}
+        for m, a in acc.items()
+    }
     if "coso" in res:
         res["coso"]["history_leak"] = list(leak)
     return {"stream": stream, "run_seed": seed, "protocols": list(protocols), "results": res}
 
 
 def _compare(rows, higher=True, metric="final_acc"):
-    claim = {"derive": {"rule": "coso_compare", "metric": metric, "higher": higher, "protocols": ["task", "class"],
-                        "baselines": BASE}}
+    claim = {
+        "derive": {
+            "rule": "coso_compare",
+            "metric": metric,
+            "higher": higher,
+            "protocols": ["task", "class"],
+            "baselines": BASE,
+        }
+    }
     return RULES["coso_compare"](claim, rows)
 
 
 def test_compare_needs_every_paired_interval_to_exclude_zero():
-    steady = [_row("s", k, {"coso": 0.90 + d, "seq_ft": 0.80 + d, "lora": 0.70 + d}) for k, d in ((0, 0.0), (1, 0.01))]
+    steady = [
+        _row("s", k, {"coso": 0.90 + d, "seq_ft": 0.80 + d, "lora": 0.70 + d})
+        for k, d in ((0, 0.0), (1, 0.01))
+    ]
     m, v, _ = _compare(steady)
-    assert v == REPRODUCED and "n=2" in m["value"] and m["confirmed"]["s/task"] == {"seq_ft": True, "lora": True}
+    assert (
+        v == REPRODUCED and "n=2" in m["value"] and m["confirmed"]["s/task"] == {"seq_ft": True, "lora": True}
+    )
     assert _compare(steady[:1])[1] == PARTLY  # one seed: no interval, at most partly
-    noisy = [_row("s", 0, {"coso": 0.90, "seq_ft": 0.80, "lora": 0.70}),
-             _row("s", 1, {"coso": 0.80, "seq_ft": 0.81, "lora": 0.70})]  # better by the mean, not every seed
+    noisy = [
+        _row("s", 0, {"coso": 0.90, "seq_ft": 0.80, "lora": 0.70}),
+        _row("s", 1, {"coso": 0.80, "seq_ft": 0.81, "lora": 0.70}),
+    ]  # better by the mean, not every seed
     m, v, _ = _compare(noisy)
     assert v == PARTLY and m["better"]["s/task"]["seq_ft"] and not m["confirmed"]["s/task"]["seq_ft"]
     losing = [_row("s", k, {"coso": 0.5, "seq_ft": 0.8, "lora": 0.7}) for k in (0, 1)]
@@ -303,15 +330,29 @@ def test_compare_needs_every_paired_interval_to_exclude_zero():
 
 
 def test_compare_lower_is_better_for_forgetting():
-    rows = [_row("s", k, {"coso": 0.9, "seq_ft": 0.9, "lora": 0.9},
-                 forget={"coso": 0.01 + e, "seq_ft": 0.2, "lora": 0.3 + e}) for k, e in ((0, 0.0), (1, 0.01))]
+    rows = [
+        _row(
+            "s",
+            k,
+            {"coso": 0.9, "seq_ft": 0.9, "lora": 0.9},
+            forget={"coso": 0.01 + e, "seq_ft": 0.2, "lora": 0.3 + e},
+        )
+        for k, e in ((0, 0.0), (1, 0.01))
+    ]
     assert _compare(rows, higher=False, metric="forgetting")[1] == REPRODUCED
     assert _compare(rows, higher=True, metric="forgetting")[1] == NOT
 
 
 def _gap(short, long):
-    claim = {"derive": {"rule": "coso_gap_grows", "short": "p5", "long": "p10", "protocol": "task",
-                        "baselines": BASE}}
+    claim = {
+        "derive": {
+            "rule": "coso_gap_grows",
+            "short": "p5",
+            "long": "p10",
+            "protocol": "task",
+            "baselines": BASE,
+        }
+    }
     rows = [_row("p5", k, {"coso": 0.5 + g, "seq_ft": 0.5, "lora": 0.1}) for k, g in enumerate(short)]
     rows += [_row("p10", k, {"coso": 0.5 + g, "seq_ft": 0.5, "lora": 0.1}) for k, g in enumerate(long)]
     return RULES["coso_gap_grows"](claim, rows)
@@ -323,8 +364,12 @@ def test_gap_grows_with_intervals():
     assert _gap([-0.02, -0.01], [0.20, -0.05])[1] == PARTLY  # grows by the mean only
     assert _gap([-0.02], [0.05])[1] == PARTLY  # one seed per stream
     assert _gap([-0.02, -0.01], [-0.10, -0.12])[1] == NOT
-    assert RULES["coso_gap_grows"]({"derive": {"short": "p5", "long": "p10", "protocol": "task",
-                                               "baselines": BASE}}, [])[1] == NOT_RUN
+    assert (
+        RULES["coso_gap_grows"](
+            {"derive": {"short": "p5", "long": "p10", "protocol": "task", "baselines": BASE}}, []
+        )[1]
+        == NOT_RUN
+    )
 
 
 def test_orthogonality_joint_bound_and_not_implemented():
@@ -335,8 +380,14 @@ def test_orthogonality_joint_bound_and_not_implemented():
     assert RULES["coso_orthogonal"](claim, leak(0.5))[1] == NOT
     assert RULES["coso_orthogonal"](claim, [_row("s", 0, {"coso": 0.9})])[1] == NOT_RUN
     jc = {"derive": {"protocols": ["task"]}}
-    assert RULES["coso_joint_bound"](jc, [_row("s", 0, {"joint": 0.9, "coso": 0.8, "seq_ft": 0.85})])[1] == REPRODUCED
-    assert RULES["coso_joint_bound"](jc, [_row("s", 0, {"joint": 0.9, "coso": 0.8, "seq_ft": 0.95})])[1] == PARTLY
+    assert (
+        RULES["coso_joint_bound"](jc, [_row("s", 0, {"joint": 0.9, "coso": 0.8, "seq_ft": 0.85})])[1]
+        == REPRODUCED
+    )
+    assert (
+        RULES["coso_joint_bound"](jc, [_row("s", 0, {"joint": 0.9, "coso": 0.8, "seq_ft": 0.95})])[1]
+        == PARTLY
+    )
     assert RULES["coso_joint_bound"](jc, [_row("s", 0, {"joint": 0.7, "coso": 0.8})])[1] == NOT
     m, v, note = RULES["coso_paper_table"]({"derive": {"reason": "ViT-B/16 on ImageNet-R"}}, [])
     assert v == NOT_RUN and note.startswith("not implemented") and m["value"] is None

@@ -59,8 +59,10 @@ def test_intrinsic_dims_follow_the_official_linspace():
 def test_toy_dse_grows_with_k_and_cse_sits_at_log2_n_under_noise():
     rng = np.random.default_rng(2)
     n = 120
-    dse = [diffusion_spectral_entropy(P.toy_subspace_points(n, 400, k, "uniform", rng), 10.0, 1)
-           for k in (20, 80, 200, 400)]
+    dse = [
+        diffusion_spectral_entropy(P.toy_subspace_points(n, 400, k, "uniform", rng), 10.0, 1)
+        for k in (20, 80, 200, 400)
+    ]
     assert all(b > a for a, b in zip(dse, dse[1:], strict=False))
     assert max(dse) <= math.log2(n) + 1e-9  # entropy of a distribution over n eigenvalues
     noisy = P.add_uniform_noise(P.toy_subspace_points(n, 400, 2, "uniform", rng), 0.01, rng)
@@ -111,7 +113,9 @@ def test_penultimate_layer_is_the_input_of_the_last_linear():
 
 
 def test_representation_scale_closed_form():
-    z = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # centre (1, 1), every point at distance sqrt 2
+    z = np.array(
+        [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]]
+    )  # centre (1, 1), every point at distance sqrt 2
     assert representation_scale(z) == pytest.approx(math.sqrt(2.0))
     assert representation_scale(torch.tensor(z) * 3.0) == pytest.approx(3.0 * math.sqrt(2.0))
 
@@ -122,7 +126,9 @@ def test_dsmi_with_labels_is_large_for_separated_classes_and_small_for_shuffled_
     centres = rng.normal(0.0, 15.0, (4, 8))
     z = centres[y] + rng.normal(0.0, 1.0, (160, 8))
     m = representation_measures(z, y, x_clusters=y, classic=True, num_repetitions=3)
-    shuffled = representation_measures(z, rng.permutation(y), x_clusters=None, classic=False, num_repetitions=3)
+    shuffled = representation_measures(
+        z, rng.permutation(y), x_clusters=None, classic=False, num_repetitions=3
+    )
     assert m["dsmi_zy"] > 1.0 and abs(shuffled["dsmi_zy"]) < 0.3 * m["dsmi_zy"]
     assert m["dsmi_zx"] == pytest.approx(m["dsmi_zy"])  # same clusters -> same number
     assert {"dse_z", "cse_z", "csmi_zy", "csmi_zx", "z_scale"} <= set(m) and "dsmi_zx" not in shuffled
@@ -148,14 +154,33 @@ def test_callback_records_one_measurement_per_epoch():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
     module = SupervisedModule(apply_method("full", net), 2, optimizer={"name": "adam", "lr": 1e-2})
-    cb = DiffusionEntropyCallback(probe, "net.module." + penultimate_layer(net), n_clusters=3, num_repetitions=2)
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[cb])
+    cb = DiffusionEntropyCallback(
+        probe, "net.module." + penultimate_layer(net), n_clusters=3, num_repetitions=2
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
     trainer.fit(module, train_dataloaders=train)
     assert [r["epoch"] for r in cb.records] == [0, 1, 2]
     for r in cb.records:
-        for key in ("dse_z", "dsmi_zy", "dsmi_zx", "cse_z", "csmi_zy", "csmi_zx", "z_scale", "dse_z_fixed_scale",
-                    "probe_acc"):
+        for key in (
+            "dse_z",
+            "dsmi_zy",
+            "dsmi_zx",
+            "cse_z",
+            "csmi_zy",
+            "csmi_zx",
+            "z_scale",
+            "dse_z_fixed_scale",
+            "probe_acc",
+        ):
             assert math.isfinite(r[key]), key
     assert cb.records[0]["train_acc"] is None and 0.0 <= cb.records[-1]["train_acc"] <= 1.0
     assert cb.records[0]["dse_z_fixed_scale"] == pytest.approx(cb.records[0]["dse_z"])
@@ -172,17 +197,34 @@ def test_callback_records_one_measurement_per_epoch():
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [{"study": "nope"}, {"labels": "true"}, {"dataset": "svhn"}, {"sigma": 0.0},
-                                 {"noise_levels": [-0.1]}, {"distributions": ["cauchy"]}, {"train_size": 0},
-                                 {"epochs": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"study": "nope"},
+        {"labels": "true"},
+        {"dataset": "svhn"},
+        {"sigma": 0.0},
+        {"noise_levels": [-0.1]},
+        {"distributions": ["cauchy"]},
+        {"train_size": 0},
+        {"epochs": 0},
+    ],
+)
 def test_experiment_rejects_bad_settings(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         P.Experiment(**bad)
 
 
 def test_toy_run_and_rules_on_a_tiny_grid(tmp_path):
-    e = P.Experiment(study="toy", n_points=40, ambient_dim=60, n_dims=4, noise_levels=[0.0, 0.01, 3.0],
-                     toy_t_values=[1], repetitions=1)
+    e = P.Experiment(
+        study="toy",
+        n_points=40,
+        ambient_dim=60,
+        n_dims=4,
+        noise_levels=[0.0, 0.01, 3.0],
+        toy_t_values=[1],
+        repetitions=1,
+    )
     row = e.run(0, tmp_path, 1)
     assert (tmp_path / "trials.csv").is_file() and row["dse_spearman"]["uniform@0"] == pytest.approx(1.0)
     row["seed"] = 0
@@ -201,8 +243,19 @@ def test_toy_run_and_rules_on_a_tiny_grid(tmp_path):
 def _toy_row(sat: dict[str, float]) -> dict:
     """A toy row whose CSE at every k is ``sat[dist@noise] * log2 N`` (DSE irrelevant here)."""
     n_points = 16
-    pts = [{"kind": "toy", "distribution": key.split("@")[0], "noise": float(key.split("@")[1]), "k": k, "t": 1,
-            "dse_mean": float(k), "cse_mean": frac * math.log2(n_points)} for key, frac in sat.items() for k in (1, 2)]
+    pts = [
+        {
+            "kind": "toy",
+            "distribution": key.split("@")[0],
+            "noise": float(key.split("@")[1]),
+            "k": k,
+            "t": 1,
+            "dse_mean": float(k),
+            "cse_mean": frac * math.log2(n_points),
+        }
+        for key, frac in sat.items()
+        for k in (1, 2)
+    ]
     return {"study": "toy", "n_points": n_points, "points": pts}
 
 
@@ -210,7 +263,11 @@ def test_cse_saturation_rule_on_closed_form_rows():
     rule = C.RULES["dse_cse_saturation"]
     assert rule({}, [_toy_row({"uniform@0": 1.0, "uniform@0.1": 0.97})])[1] == REPRODUCED
     measured, verdict, note = rule({}, [_toy_row({"uniform@0": 0.5, "uniform@0.1": 1.0})])
-    assert verdict == PARTLY and "uniform@0" in note and measured["cse_saturation"]["uniform@0"] == pytest.approx(0.5)
+    assert (
+        verdict == PARTLY
+        and "uniform@0" in note
+        and measured["cse_saturation"]["uniform@0"] == pytest.approx(0.5)
+    )
     assert rule({}, [_toy_row({"uniform@0": 0.5, "uniform@0.1": 0.6})])[1] == NOT
 
 
@@ -231,7 +288,10 @@ def test_trend_rule_needs_the_seed_interval_to_exclude_zero():
     assert measured["interval"]["lo"] == pytest.approx(2.05 - 12.7062 * 0.070711 / math.sqrt(2), abs=1e-3)
     assert "n=2" in measured["value"]
     # changes +2 and +0.1: both up but the interval [-11.0, 13.1] includes 0 -> partly
-    wide = [_training_row("mnist", "clean", 0, dse_z=(1.0, 3.0)), _training_row("mnist", "clean", 1, dse_z=(1.0, 1.1))]
+    wide = [
+        _training_row("mnist", "clean", 0, dse_z=(1.0, 3.0)),
+        _training_row("mnist", "clean", 1, dse_z=(1.0, 1.1)),
+    ]
     measured, verdict, note = trend(up, wide)
     assert verdict == PARTLY and measured["interval"]["lo"] < 0 and "includes 0" in note
     # one run: at most partly however large the change
@@ -243,21 +303,31 @@ def test_trend_rule_needs_the_seed_interval_to_exclude_zero():
 
 def test_trend_rule_with_a_control_takes_the_worse_verdict():
     trend = C.RULES["dse_training_trend"]
-    claim = {"derive": {"measure": "dse_z", "labels": "clean", "direction": "up", "control": "dse_z_fixed_scale"}}
+    claim = {
+        "derive": {"measure": "dse_z", "labels": "clean", "direction": "up", "control": "dse_z_fixed_scale"}
+    }
     # the raw measure rises tightly in both runs; the scale-controlled one falls in both -> not reproduced
-    rows = [_training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 0.97 - 0.01 * s))
-            for s in (0, 1)]
+    rows = [
+        _training_row(
+            "mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 0.97 - 0.01 * s)
+        )
+        for s in (0, 1)
+    ]
     measured, verdict, note = trend(claim, rows)
     assert verdict == NOT and measured["raw_verdict"] == REPRODUCED and measured["control_verdict"] == NOT
     assert measured["dse_z_fixed_scale_changes"]["mnist"] == pytest.approx([-0.03, -0.04])
     assert "does not survive the control" in note and "dse_z_fixed_scale" in measured["value"]
     # the control rises as tightly as the raw measure -> reproduced
-    both = [_training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 2.0 + 0.1 * s))
-            for s in (0, 1)]
+    both = [
+        _training_row("mnist", "clean", s, dse_z=(1.0, 3.0 + 0.1 * s), dse_z_fixed_scale=(1.0, 2.0 + 0.1 * s))
+        for s in (0, 1)
+    ]
     assert trend(claim, both)[1] == REPRODUCED
     # control up in one run, down in the other: partly, and the verdict is that partly
-    mixed = [_training_row("mnist", "clean", 0, dse_z=(1.0, 3.0), dse_z_fixed_scale=(1.0, 0.75)),
-             _training_row("mnist", "clean", 1, dse_z=(1.0, 3.1), dse_z_fixed_scale=(1.0, 1.5))]
+    mixed = [
+        _training_row("mnist", "clean", 0, dse_z=(1.0, 3.0), dse_z_fixed_scale=(1.0, 0.75)),
+        _training_row("mnist", "clean", 1, dse_z=(1.0, 3.1), dse_z_fixed_scale=(1.0, 1.5)),
+    ]
     measured, verdict, _ = trend(claim, mixed)
     assert verdict == PARTLY and measured["dse_z_fixed_scale_changes"]["mnist"] == pytest.approx([-0.25, 0.5])
 
@@ -267,7 +337,10 @@ def test_dsmi_labels_rule_checks_every_pair_and_the_interval_over_pairs():
     claim = {"derive": {"max_random_fraction": 0.5, "min_gap": 0.1}}
 
     def pair(seed, clean, random):
-        return [_training_row("mnist", "clean", seed, dsmi_zy=clean), _training_row("mnist", "random", seed, dsmi_zy=random)]
+        return [
+            _training_row("mnist", "clean", seed, dsmi_zy=clean),
+            _training_row("mnist", "random", seed, dsmi_zy=random),
+        ]
 
     # two pairs, clean rises by 1.4 / 1.5, random flat: both intervals over n=2 pairs exclude 0 -> reproduced
     good = pair(0, (0.1, 1.5), (0.1, 0.12)) + pair(1, (0.1, 1.6), (0.1, 0.1))
@@ -287,13 +360,40 @@ def test_dsmi_labels_rule_checks_every_pair_and_the_interval_over_pairs():
 
 
 def test_plots_draw_both_studies(tmp_path):
-    toy_pts = [{"kind": "toy", "distribution": "uniform", "noise": n, "k": k, "t": 1, "reps": 1,
-                "dse_mean": 0.1 * k + n, "dse_std": 0.0, "cse_mean": 5.0, "cse_std": 0.0}
-               for n in (0.0, 0.1) for k in (1, 2, 3)]
+    toy_pts = [
+        {
+            "kind": "toy",
+            "distribution": "uniform",
+            "noise": n,
+            "k": k,
+            "t": 1,
+            "reps": 1,
+            "dse_mean": 0.1 * k + n,
+            "dse_std": 0.0,
+            "cse_mean": 5.0,
+            "cse_std": 0.0,
+        }
+        for n in (0.0, 0.1)
+        for k in (1, 2, 3)
+    ]
     toy = {"study": "toy", "toy_t": 1, "n_points": 32, "ambient_dim": 3, "points": toy_pts}
-    ep = [{"kind": "epoch", "epoch": e, "dse_z": 1.0 + e, "dse_z_fixed_scale": 1.0, "dsmi_zy": 0.1 * e,
-           "dsmi_zx": 0.2, "cse_z": 5.0, "probe_acc": 0.5, "z_scale": 1.0 + e} for e in range(3)]
+    ep = [
+        {
+            "kind": "epoch",
+            "epoch": e,
+            "dse_z": 1.0 + e,
+            "dse_z_fixed_scale": 1.0,
+            "dsmi_zy": 0.1 * e,
+            "dsmi_zx": 0.2,
+            "cse_z": 5.0,
+            "probe_acc": 0.5,
+            "z_scale": 1.0 + e,
+        }
+        for e in range(3)
+    ]
     train = _training_row("mnist", "clean", 0, dse_z=(1.0, 3.0))
     train["points"] = ep
     paths = F.figures([toy, train], tmp_path)
-    assert [p.name for p in paths] == ["dse_toy.png", "dse_training.png"] and all(p.stat().st_size > 0 for p in paths)
+    assert [p.name for p in paths] == ["dse_toy.png", "dse_training.png"] and all(
+        p.stat().st_size > 0 for p in paths
+    )

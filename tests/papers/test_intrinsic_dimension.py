@@ -1,6 +1,6 @@
-import pytest
-
 """intrinsic_dimension: d_int from accuracy curves and the three derive rules."""
+
+import pytest
 
 from subspacelab.papers.intrinsic_dimension.claims import RULES
 from subspacelab.papers.intrinsic_dimension.dint import dint
@@ -12,11 +12,15 @@ def evaluate_claim(claim, rows, scale):
 
 
 def rows_for(model, curve_by_seed, baseline_by_seed, data="mnist"):
-    rows = [{"data": data, "model": model, "method": "full", "seed": s, "d": None, "test_acc": a}
-            for s, a in baseline_by_seed.items()]
+    rows = [
+        {"data": data, "model": model, "method": "full", "seed": s, "d": None, "test_acc": a}
+        for s, a in baseline_by_seed.items()
+    ]
     for s, curve in curve_by_seed.items():
-        rows += [{"data": data, "model": model, "method": "intrinsic", "seed": s, "d": d, "test_acc": a}
-                 for d, a in curve.items()]
+        rows += [
+            {"data": data, "model": model, "method": "intrinsic", "seed": s, "d": d, "test_acc": a}
+            for d, a in curve.items()
+        ]
     return rows
 
 
@@ -39,12 +43,20 @@ def test_dint_not_reached_is_none():
 
 
 def claim(rule_extra, paper_value=500, **kw):
-    return {"id": "c", "statement": "s", "paper_value": paper_value, "source": "x",
-            "derive": {"rule": "dint", "select": {"model": "fc"}, **rule_extra}, **kw}
+    return {
+        "id": "c",
+        "statement": "s",
+        "paper_value": paper_value,
+        "source": "x",
+        "derive": {"rule": "dint", "select": {"model": "fc"}, **rule_extra},
+        **kw,
+    }
 
 
-@pytest.mark.parametrize(("paper", "verdict"), [(500, "reproduced"), (700, "reproduced"), (1200, "partly"),
-                                                (5000, "not_reproduced")])
+@pytest.mark.parametrize(
+    ("paper", "verdict"),
+    [(500, "reproduced"), (700, "reproduced"), (1200, "partly"), (5000, "not_reproduced")],
+)
 def test_numeric_verdicts_follow_the_tolerance_bands(paper, verdict):
     c = claim({"threshold": {"absolute": 0.9}}, paper_value=paper, tolerance={"reproduced": 1.5, "partly": 3})
     assert evaluate_claim(c, FC, "cpu")["verdict"] == verdict
@@ -59,15 +71,33 @@ def test_a_claim_for_another_scale_is_not_run():
 def test_less_than_and_spread_rules():
     lenet = rows_for("lenet", {0: {100: 0.85, 200: 0.91}}, {0: 0.99})
     rows = FC + lenet
-    less = {"id": "l", "statement": "", "paper_value": "", "source": "",
-            "derive": {"rule": "dint_less_than", "smaller": {"model": "lenet"}, "larger": {"model": "fc"},
-                       "threshold": {"absolute": 0.9}}}
+    less = {
+        "id": "l",
+        "statement": "",
+        "paper_value": "",
+        "source": "",
+        "derive": {
+            "rule": "dint_less_than",
+            "smaller": {"model": "lenet"},
+            "larger": {"model": "fc"},
+            "threshold": {"absolute": 0.9},
+        },
+    }
     assert evaluate_claim(less, rows, "cpu")["verdict"] == "partly"  # one seed of lenet: at most partly
     lenet2 = rows_for("lenet", {1: {100: 0.85, 200: 0.91}}, {1: 0.99})
     assert evaluate_claim(less, rows + lenet2, "cpu")["verdict"] == "reproduced"  # two seeds, each smaller
-    spread = {"id": "s", "statement": "", "paper_value": "", "source": "",
-              "derive": {"rule": "dint_spread", "groups": [{"model": "lenet"}, {"model": "fc"}],
-                         "threshold": {"absolute": 0.9}, "max_grid_steps": 1}}
+    spread = {
+        "id": "s",
+        "statement": "",
+        "paper_value": "",
+        "source": "",
+        "derive": {
+            "rule": "dint_spread",
+            "groups": [{"model": "lenet"}, {"model": "fc"}],
+            "threshold": {"absolute": 0.9},
+            "max_grid_steps": 1,
+        },
+    }
     out = evaluate_claim(spread, rows, "cpu")
     assert out["measured"]["grid_steps_apart"] == 2  # 200 vs 500 on the grid 100, 200, 300, 500, 750
     assert out["verdict"] == "partly"
@@ -76,5 +106,3 @@ def test_less_than_and_spread_rules():
 def test_unknown_rule_lists_the_valid_ones():
     with pytest.raises(KeyError, match="dint_spread"):
         evaluate_claim(claim({"threshold": {}}) | {"derive": {"rule": "magic"}}, FC, "cpu")
-
-

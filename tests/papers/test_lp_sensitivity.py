@@ -37,8 +37,9 @@ def test_p2_sensitivities_are_leverage_scores():
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10_000), p=st.sampled_from([1.5, 3.0, 4.0]), d=st.integers(2, 4),
-       heavy=st.booleans())
+@given(
+    seed=st.integers(0, 10_000), p=st.sampled_from([1.5, 3.0, 4.0]), d=st.integers(2, 4), heavy=st.booleans()
+)
 def test_sensitivities_in_unit_interval_and_total_bounds(seed, p, d, heavy):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((40, d))
@@ -238,14 +239,37 @@ def test_loglog_regression_recovers_exponents():
 # glue
 # ----------------------------------------------------------------------------------------------
 def _tiny(**kw):
-    base = dict(p=3.0, n=200, dims=[2, 3], mix=[0.0, 1.0], schemes=["sensitivity", "uniform"], reps=4,
-                m_points=6, n_random=50, n_sens_dirs=10, adv_starts=1, adv_steps=3, eps_target=0.4)
+    base = dict(
+        p=3.0,
+        n=200,
+        dims=[2, 3],
+        mix=[0.0, 1.0],
+        schemes=["sensitivity", "uniform"],
+        reps=4,
+        m_points=6,
+        n_random=50,
+        n_sens_dirs=10,
+        adv_starts=1,
+        adv_steps=3,
+        eps_target=0.4,
+    )
     base.update(kw)
     return Experiment(**base)
 
 
-@pytest.mark.parametrize("bad", [dict(p=0.5), dict(dims=[]), dict(mix=[2.0]), dict(schemes=["x"]), dict(reps=0),
-                                 dict(eps_target=1.5), dict(stat="max"), dict(m_max_frac=0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(p=0.5),
+        dict(dims=[]),
+        dict(mix=[2.0]),
+        dict(schemes=["x"]),
+        dict(reps=0),
+        dict(eps_target=1.5),
+        dict(stat="max"),
+        dict(m_max_frac=0),
+    ],
+)
 def test_experiment_validates(bad):
     with pytest.raises(ValueError):
         _tiny(**bad)
@@ -272,15 +296,29 @@ def _fake_rows(exponent, p=3.0, noise=0.0, seeds=(0,)):
         for d in (2, 4, 8):
             for t, S in enumerate((d, 1.5 * d, 2.2 * d)):
                 wiggle = math.exp(noise * (-1) ** (t + seed + d // 2) * (1 + t % 2))
-                pts.append({"d": d, "t": float(t), "S": S, "scheme": "sensitivity",
-                            "m_star": 20 * S**exponent * wiggle, "m_star_over_n": 0.1, "eps_target": 0.3})
+                pts.append(
+                    {
+                        "d": d,
+                        "t": float(t),
+                        "S": S,
+                        "scheme": "sensitivity",
+                        "m_star": 20 * S**exponent * wiggle,
+                        "m_star_over_n": 0.1,
+                        "eps_target": 0.3,
+                    }
+                )
         rows.append({"experiment": {"p": p}, "seed": seed, "points": pts})
     return rows
 
 
-@pytest.mark.parametrize("exponent,within,pooled", [(4 / 3, "reproduced", "partly"),
-                                                     (1.0, "not_reproduced", "not_reproduced"),
-                                                     (2.0, "not_reproduced", "not_reproduced")])
+@pytest.mark.parametrize(
+    "exponent,within,pooled",
+    [
+        (4 / 3, "reproduced", "partly"),
+        (1.0, "not_reproduced", "not_reproduced"),
+        (2.0, "not_reproduced", "not_reproduced"),
+    ],
+)
 def test_slope_rule_is_two_sided_and_caps_the_pooled_fit(exponent, within, pooled):
     """An exact power law: a zero-width interval. Within d the exponent decides both ways (1.0 is below the
     band 1.33 ± 0.25 and fails); the pooled fit is at most partly (family artefact)."""
@@ -297,7 +335,9 @@ def test_slope_rule_uses_the_interval():
     """A noisy power law with the right exponent: the point slope is inside the band but its interval
     sticks out of it, so the verdict is partly, not reproduced."""
     rows = _fake_rows(4 / 3, noise=0.3)
-    m, v, _ = RULES["lp_slope_vs_total_sensitivity"]({"derive": {"p": 3.0, "tol": 0.25, "fit": "within_d"}}, rows)
+    m, v, _ = RULES["lp_slope_vs_total_sensitivity"](
+        {"derive": {"p": 3.0, "tol": 0.25, "fit": "within_d"}}, rows
+    )
     assert abs(m["slope"] - 4 / 3) < 0.25 and (m["lo"] < 4 / 3 - 0.25 or m["hi"] > 4 / 3 + 0.25)
     assert v == "partly"
 
@@ -340,7 +380,9 @@ def test_scheme_ratio_is_paired_and_noise_aware():
     def with_ratio(factors):
         rows = _fake_rows(1.0)
         pts = rows[0]["points"]
-        pts += [{**q, "scheme": "lewis", "m_star": f * q["m_star"]} for q, f in zip(pts, factors, strict=True)]
+        pts += [
+            {**q, "scheme": "lewis", "m_star": f * q["m_star"]} for q, f in zip(pts, factors, strict=True)
+        ]
         return rows
 
     m, v, _ = rule(claim, with_ratio([2.0] * 9))
@@ -357,7 +399,10 @@ def test_figures_and_notes(tmp_path):
     row = e.run(1, None)
     row.update(experiment=dataclasses.asdict(e), seed=1)
     paths = figures([row], tmp_path)
-    assert [p.name for p in paths] == ["lp_sensitivity_mstar_vs_S.png", "lp_sensitivity_distortion_curves.png"]
+    assert [p.name for p in paths] == [
+        "lp_sensitivity_mstar_vs_S.png",
+        "lp_sensitivity_distortion_curves.png",
+    ]
     assert all(p.stat().st_size > 0 for p in paths)
     assert figures([], tmp_path) == []
     notes = PAPER.notes()

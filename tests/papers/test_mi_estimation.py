@@ -109,8 +109,12 @@ def test_gamma_chunks_partition_one_permutation_and_weights_balance_levels():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.floats(0.0, 8.0), st.floats(-50.0, 50.0), st.sampled_from([256, 1000, 4096]),
-       st.lists(st.integers(1, 12), min_size=4, max_size=8, unique=True))
+@given(
+    st.floats(0.0, 8.0),
+    st.floats(-50.0, 50.0),
+    st.sampled_from([256, 1000, 4096]),
+    st.lists(st.integers(1, 12), min_size=4, max_size=8, unique=True),
+)
 def test_extrapolation_recovers_the_intercept_of_an_exact_a_plus_b_over_n_curve(a, b, n, gammas):
     gammas = sorted(gammas)
     g = chunked(gammas)
@@ -150,7 +154,9 @@ def test_consistency_check_flags_inconsistent_sequences():
             fl = P.consistency_flags(ex)
             assert not ex.converged and not fl["linear"] and not fl["reliable"], (criterion, ex)
             assert len(ex.gammas_used) == 5  # never below the floor
-    ex = P.extrapolate(g, outlier, criterion="t", t_threshold=1e9)  # linearity accepted: only leverage can catch it
+    ex = P.extrapolate(
+        g, outlier, criterion="t", t_threshold=1e9
+    )  # linearity accepted: only leverage can catch it
     fl = P.consistency_flags(ex)
     assert ex.loo_shift > 0.2 and not fl["leverage_ok"] and not fl["reliable"]
     sat = P.consistency_flags(P.extrapolate(g, good, criterion="t"), saturation={1: 0.5, 2: 0.9})
@@ -266,19 +272,40 @@ def test_vsib_critic_samples_in_training_and_uses_means_in_eval():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [
-    {"latent_dim": 0}, {"mi_bits": -1.0}, {"sizes": [32]}, {"estimators": ["mine"]}, {"gammas": [2, 3, 4]},
-    {"min_gamma_points": 9}, {"linearity": "quadratic"}, {"confidence": 1.5}, {"embedding_hidden": 1, "latent_dim": 2},
-    {"sizes": [64], "gammas": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"latent_dim": 0},
+        {"mi_bits": -1.0},
+        {"sizes": [32]},
+        {"estimators": ["mine"]},
+        {"gammas": [2, 3, 4]},
+        {"min_gamma_points": 9},
+        {"linearity": "quadratic"},
+        {"confidence": 1.5},
+        {"embedding_hidden": 1, "latent_dim": 2},
+        {"sizes": [64], "gammas": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
+    ],
+)
 def test_experiment_rejects_bad_settings(bad):
     with pytest.raises(ValueError):
         G.Experiment(**bad)
 
 
-TINY = {"latent_dim": 2, "mi_bits": 1.0, "ambient_dim": 24, "sizes": [64], "repeats": 2,
-        "estimators": ["ksg", "infonce", "protocol"], "gammas": [1, 2, 3, 4], "min_gamma_points": 3, "epochs": 2,
-        "embedding_hidden": 8, "critic_hidden": 8, "critic_embed_dim": 4}
+TINY = {
+    "latent_dim": 2,
+    "mi_bits": 1.0,
+    "ambient_dim": 24,
+    "sizes": [64],
+    "repeats": 2,
+    "estimators": ["ksg", "infonce", "protocol"],
+    "gammas": [1, 2, 3, 4],
+    "min_gamma_points": 3,
+    "epochs": 2,
+    "embedding_hidden": 8,
+    "critic_hidden": 8,
+    "critic_embed_dim": 4,
+}
 
 
 def test_a_tiny_run_is_deterministic_and_serialisable(tmp_path):
@@ -293,9 +320,18 @@ def test_a_tiny_run_is_deterministic_and_serialisable(tmp_path):
 
 
 def _rec(kz, bits, n, est, covered, reliable, **extra):
-    return {"latent_dim": kz, "mi_bits": bits, "true_bits": bits, "n": n, "protocol": est,
-            "protocol_covered": covered, "protocol_reliable": reliable, "protocol_covered95": covered,
-            "protocol_covered_pi": covered, **extra}
+    return {
+        "latent_dim": kz,
+        "mi_bits": bits,
+        "true_bits": bits,
+        "n": n,
+        "protocol": est,
+        "protocol_covered": covered,
+        "protocol_reliable": reliable,
+        "protocol_covered95": covered,
+        "protocol_covered_pi": covered,
+        **extra,
+    }
 
 
 def test_rules_give_the_pre_registered_verdicts():
@@ -318,7 +354,9 @@ def test_rules_give_the_pre_registered_verdicts():
     beat = {"derive": {"rule": "mie_beats_baselines"}}
     assert C.RULES["mie_beats_baselines"](beat, rows)[1] == REPRODUCED
     close_ksg = [{"trial_records": low}, {"trial_records": [dict(r, ksg=1.8) for r in high]}]
-    assert C.RULES["mie_beats_baselines"](beat, close_ksg)[1] == PARTLY  # KSG (error 0.2) beats it at K_Z = 10
+    assert (
+        C.RULES["mie_beats_baselines"](beat, close_ksg)[1] == PARTLY
+    )  # KSG (error 0.2) beats it at K_Z = 10
     assert C.RULES["mie_ksg_collapse"](ksg, close_ksg)[1] == PARTLY
     assert C.RULES["mie_vsib"]({"derive": {}}, rows)[1] == NOT_RUN
     assert C.RULES["mie_coverage"](cov, [])[1] == NOT_RUN
@@ -326,8 +364,21 @@ def test_rules_give_the_pre_registered_verdicts():
 
 def _vsib(seps, vsibs, truth=6.0, n=1024):
     """Records at 6 bits whose separable / VSIB estimates miss the truth by the given amounts (below it)."""
-    return [{"trial_records": [{"latent_dim": 2, "mi_bits": truth, "true_bits": truth, "n": n,
-                                "protocol": truth - s, "protocol_vsib": truth - v} for s, v in zip(seps, vsibs, strict=True)]}]
+    return [
+        {
+            "trial_records": [
+                {
+                    "latent_dim": 2,
+                    "mi_bits": truth,
+                    "true_bits": truth,
+                    "n": n,
+                    "protocol": truth - s,
+                    "protocol_vsib": truth - v,
+                }
+                for s, v in zip(seps, vsibs, strict=True)
+            ]
+        }
+    ]
 
 
 def test_vsib_rule_needs_the_paired_interval_to_exclude_zero():
@@ -350,8 +401,21 @@ def test_beats_baselines_needs_the_paired_interval_within_the_slack():
     rule, claim = C.RULES["mie_beats_baselines"], {"derive": {"rel_slack": 0.1, "abs_slack": 0.05}}
 
     def rows(errs_protocol, errs_ksg):
-        return [{"trial_records": [{"latent_dim": 2, "mi_bits": 2.0, "true_bits": 2.0, "n": 256, "protocol": 2.0 - p,
-                                    "ksg": 2.0 - k} for p, k in zip(errs_protocol, errs_ksg, strict=True)]}]
+        return [
+            {
+                "trial_records": [
+                    {
+                        "latent_dim": 2,
+                        "mi_bits": 2.0,
+                        "true_bits": 2.0,
+                        "n": 256,
+                        "protocol": 2.0 - p,
+                        "ksg": 2.0 - k,
+                    }
+                    for p, k in zip(errs_protocol, errs_ksg, strict=True)
+                ]
+            }
+        ]
 
     # protocol error 0.1 below KSG's in every data set: the interval is a point at -0.1 <= slack -> reproduced
     assert rule(claim, rows([0.2, 0.3, 0.4], [0.3, 0.4, 0.5]))[1] == REPRODUCED

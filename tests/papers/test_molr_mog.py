@@ -35,7 +35,11 @@ def _random_model(rank=None, seed=0):
 def test_network_is_the_closed_form_posterior_mean_of_its_mixture(rank, per_row):
     m = _random_model(rank)
     x = 2 * torch.randn(9, 10, dtype=torch.float64)
-    s, g = (torch.rand(9, dtype=torch.float64) + 0.5, torch.rand(9, dtype=torch.float64) + 0.05) if per_row else (0.8, 0.3)
+    s, g = (
+        (torch.rand(9, dtype=torch.float64) + 0.5, torch.rand(9, dtype=torch.float64) + 0.05)
+        if per_row
+        else (0.8, 0.3)
+    )
     mix = m.as_mixture()
     with torch.no_grad():
         assert torch.allclose(m(x, s, g), mix.posterior_mean(x, s, g), atol=1e-12)
@@ -55,7 +59,9 @@ def test_latent_terms_log_density_matches_a_dense_gaussian():
     m = _random_model()
     x = torch.randn(4, 10, dtype=torch.float64)
     s, g = 0.7, 0.5
-    logp, _ = latent_terms(x, s, g, m.A, m.latent_means, m.latent_factors, torch.zeros(2, 4, dtype=torch.float64))
+    logp, _ = latent_terms(
+        x, s, g, m.A, m.latent_means, m.latent_factors, torch.zeros(2, 4, dtype=torch.float64)
+    )
     means, factors, _ = m.components()
     for c in (0, 5):
         cov = s**2 * factors[c] @ factors[c].T + g**2 * torch.eye(10, dtype=torch.float64)
@@ -69,8 +75,11 @@ def test_one_mode_zero_mean_identity_latent_is_the_molrg_denoiser():
     bases = random_bases(12, [3, 3], seed=4)
     molrg = LowRankMoLRGDenoiser(12, [3, 3], init=bases)
     m = MoLRMoGDenoiser(12, 2, 3, 1, bases=torch.stack(bases))
-    m.set_parameters(latent_means=torch.zeros(2, 1, 3), latent_factors=torch.eye(3).expand(2, 1, 3, 3),
-                     logits=torch.zeros(2, 1))
+    m.set_parameters(
+        latent_means=torch.zeros(2, 1, 3),
+        latent_factors=torch.eye(3).expand(2, 1, 3, 3),
+        logits=torch.zeros(2, 1),
+    )
     x = torch.randn(6, 12, dtype=torch.float64)
     with torch.no_grad():
         assert torch.allclose(m(x, 1.0, 0.3), molrg(x, 1.0, 0.3), atol=1e-12)
@@ -80,9 +89,15 @@ def test_true_parameters_give_the_optimal_denoiser():
     bases = random_bases(16, [4, 4], seed=1)
     truth = molr_mog_truth(bases, 3, 3.0, 0.5, seed=2)
     m = MoLRMoGDenoiser(16, 2, 4, 3)
-    means = torch.stack([torch.stack([bases[k].T @ truth.means[3 * k + j] for j in range(3)]) for k in range(2)])
-    m.set_parameters(bases=torch.stack(bases), latent_means=means, latent_factors=0.5 * torch.eye(4).expand(2, 3, 4, 4),
-                     logits=torch.zeros(2, 3))
+    means = torch.stack(
+        [torch.stack([bases[k].T @ truth.means[3 * k + j] for j in range(3)]) for k in range(2)]
+    )
+    m.set_parameters(
+        bases=torch.stack(bases),
+        latent_means=means,
+        latent_factors=0.5 * torch.eye(4).expand(2, 3, 4, 4),
+        logits=torch.zeros(2, 3),
+    )
     x = torch.randn(20, 16, dtype=torch.float64)
     with torch.no_grad():
         assert torch.allclose(m(x, 1.0, 0.2), truth.posterior_mean(x, 1.0, 0.2), atol=1e-12)
@@ -159,7 +174,13 @@ def test_image_grid_round_trips():
 
 
 def test_bad_settings_are_refused():
-    for bad in ({"part": "cifar"}, {"models": ["unet"]}, {"ambient": 8}, {"n_grid": [5]}, {"eval_sigmas": [0.0]}):
+    for bad in (
+        {"part": "cifar"},
+        {"models": ["unet"]},
+        {"ambient": 8},
+        {"n_grid": [5]},
+        {"eval_sigmas": [0.0]},
+    ):
         with pytest.raises(ValueError):
             Experiment(**bad)
 
@@ -169,9 +190,14 @@ def _rows(err: dict, D_values=(32, 128)):
     rows = []
     for D in D_values:
         for seed in (0, 1):
-            points = [{"n": n, **{f"{m}_score_error": err(m, D, n) for m in MODELS},
-                       **{f"{m}_sliced_w2": err(m, D, n) for m in (*MODELS, "truth")}}
-                      for n in (100, 1000, 10000)]
+            points = [
+                {
+                    "n": n,
+                    **{f"{m}_score_error": err(m, D, n) for m in MODELS},
+                    **{f"{m}_sliced_w2": err(m, D, n) for m in (*MODELS, "truth")},
+                }
+                for n in (100, 1000, 10000)
+            ]
             rows.append({"part": "synthetic", "ambient": D, "seed": seed, "points": points})
     return rows
 
@@ -189,8 +215,9 @@ def test_rules_on_rows_with_known_rates():
     measured, verdict, _ = RULES["molr_mog_rate"](rate, rows)
     assert verdict == REPRODUCED and measured["slope"] == pytest.approx(-1.0)
     assert measured["per_D"]["32"]["hi"] == pytest.approx(-1.0)  # exact power law: a zero-width interval
-    _, verdict, _ = RULES["molr_mog_rate"](_claim("molr_mog_rate", model="gaussian", reproduced_max=-0.4,
-                                                  partly_max=-0.15), rows)
+    _, verdict, _ = RULES["molr_mog_rate"](
+        _claim("molr_mog_rate", model="gaussian", reproduced_max=-0.4, partly_max=-0.15), rows
+    )
     assert verdict == NOT
     m, v, _ = RULES["molr_mog_dimension"](FLAT, rows)
     assert v == REPRODUCED and m["worst_ratio"] == pytest.approx(1.0)
@@ -224,6 +251,7 @@ def test_flat_in_D_is_judged_at_the_worst_n_not_on_average():
 
 def test_growth_with_D_needs_the_seed_interval_at_every_n():
     """A 4x growth at every n, but at n = 100 the two seeds of each D disagree by 100x: partly."""
+
     def rows_with(spread):
         rows = _rows(lambda m, D, n: 4.0 if D == 128 else 1.0)
         for r in rows:
@@ -240,6 +268,7 @@ def test_growth_with_D_needs_the_seed_interval_at_every_n():
 def test_arm_differences_need_an_interval_over_runs():
     """Every median ratio <= 0.5, but one seed per D is 100x better than the other: the runs' interval of
     log(MoG / Gaussian) reaches above 0, so the ratio and samples claims are at most partly."""
+
     def err(m, D, n, seed):
         return 0.5 if m == "gaussian" else 0.005 if seed == 0 else 0.45
 
@@ -259,14 +288,19 @@ def test_rate_is_judged_with_the_slope_interval():
     """A steep but erratic fall (slope about -0.65, residuals as large as the fall): partly, not reproduced."""
     curve = {100: 1.0, 1000: 2.0, 10000: 0.05}
     rows = _rows(lambda m, D, n: curve[n])
-    m, v, _ = RULES["molr_mog_rate"](_claim("molr_mog_rate", model="mog", reproduced_max=-0.4, partly_max=-0.15), rows)
+    m, v, _ = RULES["molr_mog_rate"](
+        _claim("molr_mog_rate", model="mog", reproduced_max=-0.4, partly_max=-0.15), rows
+    )
     assert m["slope"] <= -0.4 and m["per_D"]["32"]["hi"] > 0 and v == PARTLY
 
 
 def _mnist(gap_mog_gaussian, mlp_prob=0.93):
-    return {"part": "mnist", "mog": {"intended_prob": 0.90, "expert_parameters": 2000},
-            "gaussian": {"intended_prob": 0.90 - gap_mog_gaussian, "expert_parameters": 300},
-            "mlp": {"intended_prob": mlp_prob, "expert_parameters": 40000}}
+    return {
+        "part": "mnist",
+        "mog": {"intended_prob": 0.90, "expert_parameters": 2000},
+        "gaussian": {"intended_prob": 0.90 - gap_mog_gaussian, "expert_parameters": 300},
+        "mlp": {"intended_prob": mlp_prob, "expert_parameters": 40000},
+    }
 
 
 GAP = _claim("molr_mog_mnist_gap", model="mog", baseline="gaussian", reproduced_gap=0.2, partly_gap=0.05)
@@ -285,7 +319,9 @@ def test_mnist_rules():
     assert v == PARTLY and m["param_factor"] == pytest.approx(20.0)
     three = [_mnist(0.3, 0.93), _mnist(0.3, 0.92), _mnist(0.3, 0.925)]
     assert RULES["molr_mog_mnist_close"](CLOSE, three)[1] == REPRODUCED
-    assert RULES["molr_mog_mnist_close"](CLOSE, three[:2])[1] == PARTLY  # two runs: the interval reaches -0.088
+    assert (
+        RULES["molr_mog_mnist_close"](CLOSE, three[:2])[1] == PARTLY
+    )  # two runs: the interval reaches -0.088
     assert RULES["molr_mog_mnist_close"](CLOSE, [_mnist(0.3, 0.99)])[1] == PARTLY
     assert RULES["molr_mog_mnist_close"](CLOSE, [_mnist(0.3, 1.2)])[1] == NOT
     assert RULES["molr_mog_mnist_gap"](GAP, [])[1] == NOT_RUN
@@ -293,15 +329,25 @@ def test_mnist_rules():
 
 def test_figures_and_tables_from_rows(tmp_path):
     rows = _rows(lambda m, D, n: D / n)
-    rows.append({**_mnist(0.3), "seed": 0, "classifier_test_accuracy": 0.97, "decoder_parameters": 10,
-                 "real_test": {"intended_prob": 1.0, "accuracy": 1.0, "feature_fd": 0.0, "diversity_ratio": 1.0},
-                 "grids": {m: _encode_grid(torch.rand(10, 2, 28, 28)) for m in ("real", *MODELS)}})
+    rows.append(
+        {
+            **_mnist(0.3),
+            "seed": 0,
+            "classifier_test_accuracy": 0.97,
+            "decoder_parameters": 10,
+            "real_test": {"intended_prob": 1.0, "accuracy": 1.0, "feature_fd": 0.0, "diversity_ratio": 1.0},
+            "grids": {m: _encode_grid(torch.rand(10, 2, 28, 28)) for m in ("real", *MODELS)},
+        }
+    )
     for r in rows[-1:]:
         for m in MODELS:
             r[m].update(accuracy=0.9, feature_fd=1.0, diversity_ratio=0.8)
     paths = figures.figures(rows, tmp_path)
-    assert {p.name for p in paths} == {"molr_mog_error_vs_n.png", "molr_mog_error_vs_D.png",
-                                       "molr_mog_mnist_samples.png"}
+    assert {p.name for p in paths} == {
+        "molr_mog_error_vs_n.png",
+        "molr_mog_error_vs_D.png",
+        "molr_mog_mnist_samples.png",
+    }
     assert all(p.stat().st_size > 0 for p in paths)
     table = figures.tables(rows)
     assert "| 128 | 10000 |" in table and "real digits through the PCA decoder" not in table

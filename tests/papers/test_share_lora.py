@@ -130,8 +130,12 @@ def test_stored_parameter_count_matches_tensors():
     for t in range(3):
         _train_random(layer, t)
         layer.merge()
-    counted = (layer.beta.numel() + layer.alpha_basis.numel() + sum(e.numel() for e in layer.coef_B)
-               + sum(e.numel() for e in layer.coef_A))
+    counted = (
+        layer.beta.numel()
+        + layer.alpha_basis.numel()
+        + sum(e.numel() for e in layer.coef_B)
+        + sum(e.numel() for e in layer.coef_A)
+    )
     kB, kA = layer.beta.shape[1], layer.alpha_basis.shape[1]
     assert layer.stored_parameters() == counted == 20 * kB + 16 * kA + 3 * 3 * (kB + kA)
     assert kB == kA == 5
@@ -140,8 +144,18 @@ def test_stored_parameter_count_matches_tensors():
 
 # ------------------------------------------------------------------ derive rules on hand-made rows
 def _row(stream, accs, forget, stored=None, seed=0):
-    res = {m: {"task": {"final_acc": a, "forgetting": forget.get(m), "bwt": None, "learning_acc": None,
-                        "acc_curve": [a]}} for m, a in accs.items()}
+    res = {
+        m: {
+            "task": {
+                "final_acc": a,
+                "forgetting": forget.get(m),
+                "bwt": None,
+                "learning_acc": None,
+                "acc_curve": [a],
+            }
+        }
+        for m, a in accs.items()
+    }
     r = {"stream": stream, "run_seed": seed, "results": res, "protocols": ["task"]}
     if stored:
         r["stored"] = stored
@@ -152,46 +166,75 @@ GAP = {"derive": {"reference": "per_task_lora", "points": 3.0}}
 
 
 def test_gap_rule_needs_the_seed_interval_below_the_bound():
-    two = [_row("s", {"per_task_lora": 0.95, "share": 0.93 + d}, {}, seed=k) for k, d in ((0, 0.0), (1, 0.001))]
+    two = [
+        _row("s", {"per_task_lora": 0.95, "share": 0.93 + d}, {}, seed=k) for k, d in ((0, 0.0), (1, 0.001))
+    ]
     m, v, _ = RULES["share_gap"](GAP, two)  # gaps 2.0 and 1.9 points: interval [1.3, 2.6] below 3
     assert v == REPRODUCED and abs(m["gaps_points"]["s"] - 1.95) < 1e-9 and "n=2" in m["value"]
     assert RULES["share_gap"](GAP, two[:1])[1] == PARTLY  # one seed: no interval, at most partly
-    noisy = [_row("s", {"per_task_lora": 0.95, "share": 0.95}, {}, seed=0),
-             _row("s", {"per_task_lora": 0.95, "share": 0.91}, {}, seed=1)]  # mean 2 points, interval up to 27
+    noisy = [
+        _row("s", {"per_task_lora": 0.95, "share": 0.95}, {}, seed=0),
+        _row("s", {"per_task_lora": 0.95, "share": 0.91}, {}, seed=1),
+    ]  # mean 2 points, interval up to 27
     m, v, note = RULES["share_gap"](GAP, noisy)
     assert v == PARTLY and "partly on one stream only: s" in note
     far = two + [_row("p", {"per_task_lora": 0.90, "share": 0.80}, {}, seed=k) for k in (0, 1)]
     assert RULES["share_gap"](GAP, far)[1] == PARTLY  # within 3 on one stream of two
     assert RULES["share_gap"](GAP, [_row("p", {"per_task_lora": 0.9, "share": 0.8}, {})])[1] == NOT
     assert RULES["share_gap"](GAP, [_row("p", {"lora": 0.9}, {})])[1] == NOT_RUN
-    m, v, _ = RULES["share_near_joint"]({"derive": {"points": 3.0}}, [_row("p", {"joint": 0.9, "share": 0.89}, {})])
+    m, v, _ = RULES["share_near_joint"](
+        {"derive": {"points": 3.0}}, [_row("p", {"joint": 0.9, "share": 0.89}, {})]
+    )
     assert v == PARTLY and "joint − Share" in m["value"]
 
 
 def test_stored_rule_is_exact_arithmetic():
-    st = {"lora_per_task": 20480, "share": 8192 + 1280, "share_per_task_increment": 256,
-          "lora_per_task_increment": 4096}
+    st = {
+        "lora_per_task": 20480,
+        "share": 8192 + 1280,
+        "share_per_task_increment": 256,
+        "lora_per_task_increment": 4096,
+    }
     c = {"derive": {"min_ratio": 10.0}}
     m, v, _ = RULES["share_stored_ratio"](c, [_row("s", {"share": 0.9}, {}, st)])
     assert v == PARTLY and abs(m["ratios"]["s"] - 20480 / 9472) < 1e-9 and m["increment_ratio"] == 16
-    assert RULES["share_stored_ratio"](c, [_row("s", {"share": 0.9}, {}, {**st, "share": 1000})])[1] == REPRODUCED
-    assert RULES["share_stored_ratio"](c, [_row("s", {"share": 0.9}, {}, {**st, "share_per_task_increment": 1024})]
-                                       )[1] == NOT
-    m, v, note = RULES["share_not_measured"]({"derive": {"reason": "not measured: configuration unknown"}}, [])
+    assert (
+        RULES["share_stored_ratio"](c, [_row("s", {"share": 0.9}, {}, {**st, "share": 1000})])[1]
+        == REPRODUCED
+    )
+    assert (
+        RULES["share_stored_ratio"](
+            c, [_row("s", {"share": 0.9}, {}, {**st, "share_per_task_increment": 1024})]
+        )[1]
+        == NOT
+    )
+    m, v, note = RULES["share_not_measured"](
+        {"derive": {"reason": "not measured: configuration unknown"}}, []
+    )
     assert v == NOT_RUN and m["value"] is None and note.startswith("not measured")
 
 
 def test_forgetting_rule_with_seeds():
     f = {"derive": {"max_points": 2.0}}
-    low = [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.01 + e, "lora": 0.2}, seed=k)
-           for k, e in ((0, 0.0), (1, 0.001))]
+    low = [
+        _row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.01 + e, "lora": 0.2}, seed=k)
+        for k, e in ((0, 0.0), (1, 0.001))
+    ]
     assert RULES["share_forgetting"](f, low)[1] == REPRODUCED
     assert RULES["share_forgetting"](f, low[:1])[1] == PARTLY  # one seed
-    spread = [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.0, "lora": 0.2}, seed=0),
-              _row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.03, "lora": 0.2}, seed=1)]
+    spread = [
+        _row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.0, "lora": 0.2}, seed=0),
+        _row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.03, "lora": 0.2}, seed=1),
+    ]
     assert RULES["share_forgetting"](f, spread)[1] == PARTLY  # mean 1.5 points, interval reaches past 2
-    assert RULES["share_forgetting"](f, [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.05, "lora": 0.2})])[1] \
+    assert (
+        RULES["share_forgetting"](f, [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.05, "lora": 0.2})])[
+            1
+        ]
         == PARTLY
-    assert RULES["share_forgetting"](f, [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.3, "lora": 0.2})])[1] \
+    )
+    assert (
+        RULES["share_forgetting"](f, [_row("s", {"share": 0.9, "lora": 0.8}, {"share": 0.3, "lora": 0.2})])[1]
         == NOT
+    )
     assert RULES["share_forgetting"](f, [_row("s", {"lora": 0.8}, {"lora": 0.2})])[1] == NOT_RUN

@@ -44,7 +44,9 @@ def test_block_design_random_supports_usually_hold_a_near_dependent_pair():
     probability 1 - (150 * 100 * 50)/(199 * 198 * 197) ~ 0.90, making Sigma_SS nearly singular."""
     rng = np.random.default_rng(19)
     cov = sr.population_covariance("block", 200, 1e6, 4)
-    lam = [np.linalg.eigvalsh(cov[np.ix_(s, s)])[0] for s in (sr.random_support(rng, 200, 4) for _ in range(400))]
+    lam = [
+        np.linalg.eigvalsh(cov[np.ix_(s, s)])[0] for s in (sr.random_support(rng, 200, 4) for _ in range(400))
+    ]
     frac = np.mean(np.array(lam) < 1e-3)
     assert abs(frac - (1 - 150 * 100 * 50 / (199 * 198 * 197))) < 0.05
 
@@ -77,8 +79,9 @@ def test_random_walk_normalized_is_ill_conditioned_with_unit_columns():
     assert 1e5 < kappa < 1e6  # ~4.3e5 at d = 400, the cpu-scale design is ~1e5 at d = 200
 
 
-@pytest.mark.parametrize("design,kappa", [("gaussian", 1.0), ("near_dependent", 1e2), ("random_walk", 1.0),
-                                          ("block", 1e2)])
+@pytest.mark.parametrize(
+    "design,kappa", [("gaussian", 1.0), ("near_dependent", 1e2), ("random_walk", 1.0), ("block", 1e2)]
+)
 def test_sampled_design_has_population_covariance(design, kappa):
     rng = np.random.default_rng(0)
     d, n = 9, 120_000
@@ -201,8 +204,11 @@ def test_gaussian_design_has_no_adversarial_support():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), values=st.sampled_from(["gaussian", "worst"]),
-       design=st.sampled_from(["gaussian", "near_dependent", "random_walk", "block"]))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    values=st.sampled_from(["gaussian", "worst"]),
+    design=st.sampled_from(["gaussian", "near_dependent", "random_walk", "block"]),
+)
 def test_signal_has_unit_power(seed, values, design):
     rng = np.random.default_rng(seed)
     d, k = 30, 4
@@ -405,12 +411,23 @@ def test_experiment_validates_fields():
 def test_experiment_run_is_deterministic_and_independent_of_n_jobs(tmp_path):
     from subspacelab.papers.sparse_regression import Experiment
 
-    exp = Experiment(design="near_dependent", kappa=1e4, d=24, k=3, n_grid=[8, 16, 48], trials=3,
-                     support="adversarial", values="worst", cv_folds=2)
+    exp = Experiment(
+        design="near_dependent",
+        kappa=1e4,
+        d=24,
+        k=3,
+        n_grid=[8, 16, 48],
+        trials=3,
+        support="adversarial",
+        values="worst",
+        cv_folds=2,
+    )
     a = exp.run(0, tmp_path / "a", n_jobs=1)
     c = exp.run(1, tmp_path / "c", n_jobs=1)
     # n_jobs: worker processes without scikit-learn (its import dominates a tiny run's time)
-    light = Experiment(design="random_walk", d=24, k=3, n_grid=[8, 48], trials=3, methods=["least_squares", "oracle"])
+    light = Experiment(
+        design="random_walk", d=24, k=3, n_grid=[8, 48], trials=3, methods=["least_squares", "oracle"]
+    )
     assert light.run(0, None, n_jobs=1)["points"] == light.run(0, None, n_jobs=2)["points"]
     b = exp.run(0, tmp_path / "b", n_jobs=1)
     assert a["points"] == b["points"]
@@ -428,27 +445,66 @@ def test_rules_on_synthetic_rows():
         pts = []
         for n in [10, 50, 100, 200]:
             ok = n_eps_at is not None and n >= n_eps_at
-            pts.append({"n": n, "method": "lasso_cv", "successes": 10 if ok else 0, "trials": 10,
-                        "success_rate": 1.0 if ok else 0.0})
-        return {"d": d, "points": pts, "seed": 0,
-                "experiment": {"design": design, "kappa": kappa, "support": support, "values": values}}
+            pts.append(
+                {
+                    "n": n,
+                    "method": "lasso_cv",
+                    "successes": 10 if ok else 0,
+                    "trials": 10,
+                    "success_rate": 1.0 if ok else 0.0,
+                }
+            )
+        return {
+            "d": d,
+            "points": pts,
+            "seed": 0,
+            "experiment": {"design": design, "kappa": kappa, "support": support, "values": values},
+        }
 
-    rows = [row("gaussian", "random", "gaussian", 10), row("random_walk", "random", "worst", 100),
-            row("random_walk", "adversarial", "worst", None)]
-    claim = {"derive": {"rule": "n_eps_small", "method": "lasso_cv", "reproduced_max_frac": 0.25,
-                        "partly_max_frac": 0.5, "select": {"design": "gaussian", "support": "random"}}}
+    rows = [
+        row("gaussian", "random", "gaussian", 10),
+        row("random_walk", "random", "worst", 100),
+        row("random_walk", "adversarial", "worst", None),
+    ]
+    claim = {
+        "derive": {
+            "rule": "n_eps_small",
+            "method": "lasso_cv",
+            "reproduced_max_frac": 0.25,
+            "partly_max_frac": 0.5,
+            "select": {"design": "gaussian", "support": "random"},
+        }
+    }
     m, v, _ = RULES["n_eps_small"](claim, rows)
     assert v == "reproduced" and m["n_eps"] == 10
-    claim = {"derive": {"rule": "n_eps_large", "method": "lasso_cv", "min_frac": 0.5,
-                        "selects": [{"design": "random_walk", "support": "random"},
-                                    {"design": "random_walk", "support": "adversarial"}]}}
+    claim = {
+        "derive": {
+            "rule": "n_eps_large",
+            "method": "lasso_cv",
+            "min_frac": 0.5,
+            "selects": [
+                {"design": "random_walk", "support": "random"},
+                {"design": "random_walk", "support": "adversarial"},
+            ],
+        }
+    }
     m, v, _ = RULES["n_eps_large"](claim, rows)
     assert v == "reproduced"
     claim["derive"]["selects"].append({"design": "gaussian", "support": "random"})
     assert RULES["n_eps_large"](claim, rows)[1] == "partly"
-    claim = {"derive": {"rule": "support_gap", "method": "lasso_cv", "factor": 2,
-                        "pairs": [{"random": {"design": "random_walk", "support": "random"},
-                                   "adversarial": {"design": "random_walk", "support": "adversarial"}}]}}
+    claim = {
+        "derive": {
+            "rule": "support_gap",
+            "method": "lasso_cv",
+            "factor": 2,
+            "pairs": [
+                {
+                    "random": {"design": "random_walk", "support": "random"},
+                    "adversarial": {"design": "random_walk", "support": "adversarial"},
+                }
+            ],
+        }
+    }
     measured, v, note = RULES["support_gap"](claim, rows)
     assert v == "partly" and measured["n"] == 1 and "at most partly" in note  # one seed per arm
     rows2 = rows + [{**r, "seed": 1} for r in rows]
@@ -457,8 +513,20 @@ def test_rules_on_synthetic_rows():
     assert RULES["support_gap"](claim, rows3)[1] == "partly"  # adversarial arm has one seed: capped
     measured, v, note = RULES["not_implemented"]({"derive": {}}, rows)
     assert v == "not_run" and note.startswith("not implemented") and measured["value"] is None
-    assert RULES["n_eps_small"]({"derive": {**claim["derive"], "select": {"design": "x"},
-                                            "reproduced_max_frac": 1, "partly_max_frac": 1}}, rows)[1] == "not_run"
+    assert (
+        RULES["n_eps_small"](
+            {
+                "derive": {
+                    **claim["derive"],
+                    "select": {"design": "x"},
+                    "reproduced_max_frac": 1,
+                    "partly_max_frac": 1,
+                }
+            },
+            rows,
+        )[1]
+        == "not_run"
+    )
 
 
 def test_figures_and_table_show_the_measured_n_eps(tmp_path):
@@ -471,13 +539,30 @@ def test_figures_and_table_show_the_measured_n_eps(tmp_path):
         for n in [10, 50, 100, 200]:
             for m, at in reach.items():
                 ok = at is not None and n >= at
-                pts.append({"n": n, "method": m, "successes": 8 if ok else 1, "trials": 8,
-                            "success_rate": 1.0 if ok else 0.125, "median_err": 0.05 if ok else 0.5})
-        return {"d": 100, "k": 3, "sigma": 0.5, "eps": 0.125, "points": pts, "seed": 0,
-                "experiment": {"design": design, "kappa": kappa, "support": support, "values": "worst"}}
+                pts.append(
+                    {
+                        "n": n,
+                        "method": m,
+                        "successes": 8 if ok else 1,
+                        "trials": 8,
+                        "success_rate": 1.0 if ok else 0.125,
+                        "median_err": 0.05 if ok else 0.5,
+                    }
+                )
+        return {
+            "d": 100,
+            "k": 3,
+            "sigma": 0.5,
+            "eps": 0.125,
+            "points": pts,
+            "seed": 0,
+            "experiment": {"design": design, "kappa": kappa, "support": support, "values": "worst"},
+        }
 
-    rows = [row("gaussian", "random", {"lasso": 50, "oracle": 10}),
-            row("random_walk", "adversarial", {"lasso": None, "oracle": 10})]
+    rows = [
+        row("gaussian", "random", {"lasso": 50, "oracle": 10}),
+        row("random_walk", "adversarial", {"lasso": None, "oracle": 10}),
+    ]
     table = n_eps_by_config(rows)
     assert list(table) == [("gaussian", 1.0, "random", "worst"), ("random_walk", 1.0, "adversarial", "worst")]
     assert table[("gaussian", 1.0, "random", "worst")]["lasso"]["frac"] == pytest.approx(0.5)

@@ -33,7 +33,11 @@ def copy_repo(tmp_path):
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     for lock in work.rglob("dvc.lock"):
         lock.unlink()
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WANDB_MODE": "offline"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "WANDB_MODE": "offline",
+    }
     mirror = mirror_root()
     if mirror:
         env["SUBSPACELAB_DATA_MIRROR"] = str(mirror)
@@ -46,8 +50,14 @@ def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
     work, env = copy_repo(tmp_path)
 
     # 1. start, wait until the first train stage is recorded in dvc.lock, then kill the whole repro
-    proc = subprocess.Popen(["dvc", "repro", TARGET], cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", "repro", TARGET],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     lock = work / "pipelines/intrinsic_dimension/dvc.lock"
     deadline = time.time() + 300
     while time.time() < deadline and not (lock.is_file() and "train@" in lock.read_text()):
@@ -78,9 +88,13 @@ def test_runs_made_outside_dvc_are_recorded_once_and_not_redone(tmp_path):
     """The cluster recipe: a sweep writes runs (here in-process; on a cluster a Slurm job array), then
     `sweep --record` commits them to dvc.lock from one process and lets DVC evaluate and report."""
     work, env = copy_repo(tmp_path)
-    code = ("from subspacelab.pipeline.sweep import sweep_in_process, record; "
-            "sweep_in_process('intrinsic_dimension', 'smoke', ['logger=csv']); record('intrinsic_dimension', 'smoke')")
-    out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    code = (
+        "from subspacelab.pipeline.sweep import sweep_in_process, record; "
+        "sweep_in_process('intrinsic_dimension', 'smoke', ['logger=csv']); record('intrinsic_dimension', 'smoke')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "[record] 3 finished runs recorded" in out.stdout
     after = out.stdout.split("[record]")[1]

@@ -14,8 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def scratch(tmp_path: Path) -> tuple[Path, dict]:
     work = tmp_path / "repo"
-    for item in ("src", "conf", "pipelines", "tests/papers/test_conformance.py",
-                 "tests/integration/test_experiments.py", "tests/conftest.py", "pyproject.toml"):
+    for item in (
+        "src",
+        "conf",
+        "pipelines",
+        "tests/papers/test_conformance.py",
+        "tests/integration/test_experiments.py",
+        "tests/conftest.py",
+        "pyproject.toml",
+    ):
         src, dst = ROOT / item, work / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
@@ -27,8 +34,13 @@ def scratch(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def new_paper(work, env, *args):
-    return subprocess.run([sys.executable, "-m", "subspacelab.pipeline.new_paper", *args], cwd=work, env=env,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "subspacelab.pipeline.new_paper", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -39,9 +51,24 @@ def test_an_experiment_skeleton_passes_its_tests_and_the_conformance_checks(tmp_
     assert '"demo_skeleton",' in (work / "src/subspacelab/papers/registry.py").read_text()
     assert (work / "pipelines/demo_skeleton/dvc.yaml").is_file()
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/papers/test_demo_skeleton.py",
-         "tests/papers/test_conformance.py", "tests/integration/test_experiments.py", "-k", "demo_skeleton"],
-        cwd=work, env=env, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/papers/test_demo_skeleton.py",
+            "tests/papers/test_conformance.py",
+            "tests/integration/test_experiments.py",
+            "-k",
+            "demo_skeleton",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert "5 passed, 1 skipped" in tests.stdout  # the pinning test waits for a cpu report
 

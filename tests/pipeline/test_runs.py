@@ -14,8 +14,9 @@ def test_editing_a_claim_leaves_a_training_runs_fingerprint_alone():
         cfg.paper.claims = [{"id": "new", "statement": "edited"}]
         cfg.paper.title = "another title"
     assert fingerprint(cfg) == before
-    assert fingerprint(cfg, keep_contract=True) != fingerprint(compose(
-        ["paper=intrinsic_dimension", "scale=smoke", "model=fc", "method.d=50"]), keep_contract=True)
+    assert fingerprint(cfg, keep_contract=True) != fingerprint(
+        compose(["paper=intrinsic_dimension", "scale=smoke", "model=fc", "method.d=50"]), keep_contract=True
+    )
 
 
 def test_a_result_bearing_setting_changes_it():
@@ -30,7 +31,10 @@ def test_reproduce_refuses_an_unknown_paper_or_scale_in_one_line(capsys):
 
     from subspacelab.pipeline import reproduce
 
-    for argv, key in ((["--paper", "no_such_paper"], "PAPER: "), (["--paper", "dse", "--scale", "huge"], "SCALE: ")):
+    for argv, key in (
+        (["--paper", "no_such_paper"], "PAPER: "),
+        (["--paper", "dse", "--scale", "huge"], "SCALE: "),
+    ):
         with pytest.raises(SystemExit) as stop:
             reproduce.main(argv)
         err = capsys.readouterr().err

@@ -85,7 +85,9 @@ class SlurmCluster:
         self._started.append(self.d / "slurmd.pid")
         deadline = time.time() + 60
         while time.time() < deadline:
-            out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=self.env).stdout
+            out = subprocess.run(
+                ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=self.env
+            ).stdout
             if out.strip() in ("idle", "mix", "alloc"):
                 return self
             time.sleep(0.5)
@@ -107,11 +109,22 @@ class SlurmCluster:
         self._started.insert(0, pidfile)
 
     def run(self, *args, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(list(args), capture_output=True, text=True, env={**self.env, **kw.pop("env", {})}, **kw)
+        return subprocess.run(
+            list(args), capture_output=True, text=True, env={**self.env, **kw.pop("env", {})}, **kw
+        )
 
     def sbatch(self, command: str, *opts: str, env: dict | None = None) -> str:
-        out = self.run("sbatch", "--parsable", f"--chdir={os.getcwd()}", f"--output={self.d}/job-%j.out",
-                       *opts, "--wrap", command, env=env or {}, check=True)
+        out = self.run(
+            "sbatch",
+            "--parsable",
+            f"--chdir={os.getcwd()}",
+            f"--output={self.d}/job-%j.out",
+            *opts,
+            "--wrap",
+            command,
+            env=env or {},
+            check=True,
+        )
         return out.stdout.strip().split(";")[0]
 
     def state(self, job: str) -> str:

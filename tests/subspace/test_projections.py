@@ -50,7 +50,11 @@ def test_transpose_is_the_adjoint(kind):
 
 def test_sparse_projection_is_sklearns_matrix_normalised():
     D, d, seed = 2000, 25, 7
-    comp = SparseRandomProjection(n_components=d, random_state=seed).fit(scipy.sparse.csr_matrix((1, D))).components_
+    comp = (
+        SparseRandomProjection(n_components=d, random_state=seed)
+        .fit(scipy.sparse.csr_matrix((1, D)))
+        .components_
+    )
     ref = np.asarray(comp.todense()).T
     ref /= np.linalg.norm(ref, axis=0, keepdims=True)
     assert np.allclose(SparseProjection(D, d, seed).matrix().numpy(), ref, atol=1e-6)

@@ -91,20 +91,30 @@ def representation_measures(
     zt = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z, dtype=torch.float64)
     zt = zt.reshape(zt.shape[0], -1)
     labels = np.asarray(y).reshape(-1).astype(np.int64)
-    kw = {"sigma": sigma, "t": t, "drop_trivial": drop_trivial, "num_repetitions": num_repetitions,
-          "seed": seed, "num_bins_per_dim": num_bins_per_dim}
+    kw = {
+        "sigma": sigma,
+        "t": t,
+        "drop_trivial": drop_trivial,
+        "num_repetitions": num_repetitions,
+        "seed": seed,
+        "num_bins_per_dim": num_bins_per_dim,
+    }
     out = {
         "dse_z": diffusion_spectral_entropy(zt, sigma, t, drop_trivial=drop_trivial),
         "dsmi_zy": diffusion_spectral_mutual_information(zt, None, clusters=labels, entropy="dse", **kw),
         "z_scale": representation_scale(zt),
     }
     if x_clusters is not None:
-        out["dsmi_zx"] = diffusion_spectral_mutual_information(zt, None, clusters=x_clusters, entropy="dse", **kw)
+        out["dsmi_zx"] = diffusion_spectral_mutual_information(
+            zt, None, clusters=x_clusters, entropy="dse", **kw
+        )
     if classic:
         out["cse_z"] = classic_shannon_entropy(zt.numpy(), num_bins_per_dim)
         out["csmi_zy"] = diffusion_spectral_mutual_information(zt, None, clusters=labels, entropy="cse", **kw)
         if x_clusters is not None:
-            out["csmi_zx"] = diffusion_spectral_mutual_information(zt, None, clusters=x_clusters, entropy="cse", **kw)
+            out["csmi_zx"] = diffusion_spectral_mutual_information(
+                zt, None, clusters=x_clusters, entropy="cse", **kw
+            )
     return out
 
 
@@ -146,8 +156,15 @@ class DiffusionEntropyCallback(L.Callback):
     ):
         super().__init__()
         self.probe, self.layer = probe, layer
-        self.settings = {"sigma": sigma, "t": t, "drop_trivial": drop_trivial, "num_repetitions": num_repetitions,
-                         "num_bins_per_dim": num_bins_per_dim, "classic": classic, "seed": seed}
+        self.settings = {
+            "sigma": sigma,
+            "t": t,
+            "drop_trivial": drop_trivial,
+            "num_repetitions": num_repetitions,
+            "num_bins_per_dim": num_bins_per_dim,
+            "classic": classic,
+            "seed": seed,
+        }
         self.n_clusters, self.cluster_seed = int(n_clusters), int(cluster_seed)
         self.measure_initial = measure_initial
         self.scale_control = scale_control
@@ -177,8 +194,9 @@ class DiffusionEntropyCallback(L.Callback):
     def measure(self, pl_module: nn.Module, epoch: int, train_acc: float | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         clusters = self._clusters()
-        acts = capture_activations(pl_module, {"z": pl_module.get_submodule(self.layer), "logits": pl_module},
-                                   self.probe)
+        acts = capture_activations(
+            pl_module, {"z": pl_module.get_submodule(self.layer), "logits": pl_module}, self.probe
+        )
         y, _ = self._labels_and_inputs()
         rec: dict[str, Any] = {"epoch": int(epoch)}
         rec.update(representation_measures(acts["z"], y, clusters, **self.settings))
@@ -187,8 +205,11 @@ class DiffusionEntropyCallback(L.Callback):
                 self.reference_scale = rec["z_scale"]
             factor = self.reference_scale / rec["z_scale"] if rec["z_scale"] > 0 else 1.0
             rec["dse_z_fixed_scale"] = diffusion_spectral_entropy(
-                acts["z"].double().reshape(len(y), -1) * factor, self.settings["sigma"], self.settings["t"],
-                drop_trivial=self.settings["drop_trivial"])
+                acts["z"].double().reshape(len(y), -1) * factor,
+                self.settings["sigma"],
+                self.settings["t"],
+                drop_trivial=self.settings["drop_trivial"],
+            )
         rec["probe_acc"] = float((acts["logits"].argmax(dim=1).numpy() == y).mean())
         rec["train_acc"] = train_acc
         rec["seconds"] = time.perf_counter() - started

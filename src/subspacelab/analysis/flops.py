@@ -29,8 +29,11 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     its training flag is restored afterwards.  The input takes the device and dtype of the first parameter.
     """
     param = next(model.parameters(), None)
-    x = torch.zeros(tuple(input_shape), device=None if param is None else param.device,
-                    dtype=None if param is None else param.dtype)
+    x = torch.zeros(
+        tuple(input_shape),
+        device=None if param is None else param.device,
+        dtype=None if param is None else param.dtype,
+    )
     was_training = model.training
     model.eval()
     try:

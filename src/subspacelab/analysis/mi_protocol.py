@@ -98,8 +98,10 @@ def random_embedding(
     gives x = W2 W1 z + b (a linear embedding). Weights W ~ N(0, 1/fan_in), biases N(0, 1) for the hidden layer.
     """
     if not latent_dim <= hidden <= ambient_dim:
-        raise ValueError(f"need latent_dim <= hidden <= ambient_dim for an injective map, got "
-                         f"{latent_dim}, {hidden}, {ambient_dim}")
+        raise ValueError(
+            f"need latent_dim <= hidden <= ambient_dim for an injective map, got "
+            f"{latent_dim}, {hidden}, {ambient_dim}"
+        )
     if activation not in ("tanh", "relu", "linear"):
         raise ValueError(f"activation must be tanh, relu or linear, got {activation!r}")
     return {

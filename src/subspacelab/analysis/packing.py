@@ -110,7 +110,9 @@ def welch_bound(k: int | np.ndarray, d: int | np.ndarray) -> np.ndarray | float:
 # --------------------------------------------------------------------------------------------
 
 
-def random_unit_vectors(shape: tuple[int, ...], generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+def random_unit_vectors(
+    shape: tuple[int, ...], generator: torch.Generator, dtype=torch.float32
+) -> torch.Tensor:
     """Gaussian vectors normalised to unit length; ``shape = (..., k, d)``."""
     return _unit_rows(torch.randn(*shape, generator=generator, dtype=dtype))
 
@@ -200,8 +202,16 @@ class Adam:
     Written out because ``torch.optim`` imports ``torch._dynamo`` on its first step (~4.5 s per process);
     tested equal to ``torch.optim.Adam``."""
 
-    def __init__(self, x: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.x, self.lr, self.b1, self.b2, self.eps = x, float(lr), float(betas[0]), float(betas[1]), float(eps)
+    def __init__(
+        self, x: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
+        self.x, self.lr, self.b1, self.b2, self.eps = (
+            x,
+            float(lr),
+            float(betas[0]),
+            float(betas[1]),
+            float(eps),
+        )
         self.m = torch.zeros_like(x)
         self.v = torch.zeros_like(x)
         self.t = 0
@@ -210,14 +220,15 @@ class Adam:
         self.t += 1
         self.m.lerp_(grad, 1 - self.b1)
         self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
-        bc1 = 1 - self.b1 ** self.t
-        bc2 = 1 - self.b2 ** self.t
+        bc1 = 1 - self.b1**self.t
+        bc2 = 1 - self.b2**self.t
         denom = (self.v.sqrt() / math.sqrt(bc2)).add_(self.eps)
         self.x.addcdiv_(self.m, denom, value=-self.lr / bc1)
 
 
-def optimize_packing(init: torch.Tensor, steps: int, p: int, lr: float, record_every: int = 0,
-                     keep_vectors: bool = False) -> PackingResult:
+def optimize_packing(
+    init: torch.Tensor, steps: int, p: int, lr: float, record_every: int = 0, keep_vectors: bool = False
+) -> PackingResult:
     """Adam on ``packing_loss`` from ``init`` (shape (..., k, d), rows need not be unit), as the code does.
 
     The sets in a batch are independent (the loss is a sum over them, so Adam's per-coordinate steps are
@@ -240,8 +251,16 @@ def optimize_packing(init: torch.Tensor, steps: int, p: int, lr: float, record_e
     best = np.minimum(best, final)
     if record_every:
         hist.append(float(final.mean()))
-    return PackingResult(final=final, init=init_coh, best=best, p=int(p), lr=float(lr), steps=int(steps),
-                         history=hist, vectors=_unit_rows(x).detach() if keep_vectors else None)
+    return PackingResult(
+        final=final,
+        init=init_coh,
+        best=best,
+        p=int(p),
+        lr=float(lr),
+        steps=int(steps),
+        history=hist,
+        vectors=_unit_rows(x).detach() if keep_vectors else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,8 +320,14 @@ def fit_adjusted(k, d, eps, p0=(0.5, 1.0, 1.4, 1.0), bounds=((0, 0.1, 0.1, 0.1),
     k, d = _kd(k, d)
     with warnings.catch_warnings():  # "covariance could not be estimated" is about error bars we do not use
         warnings.simplefilter("ignore")
-        popt, _ = curve_fit(lambda x, C, a, b, c: adjusted_form(x[0], x[1], C, a, b, c), np.stack([k, d]),
-                            np.asarray(eps, dtype=float), p0=list(p0), bounds=bounds, maxfev=50000)
+        popt, _ = curve_fit(
+            lambda x, C, a, b, c: adjusted_form(x[0], x[1], C, a, b, c),
+            np.stack([k, d]),
+            np.asarray(eps, dtype=float),
+            p0=list(p0),
+            bounds=bounds,
+            maxfev=50000,
+        )
     return dict(zip(("C", "a", "b", "c"), (float(v) for v in popt), strict=True))
 
 
@@ -312,11 +337,11 @@ def prediction_errors(y, yhat) -> dict:
     yhat = np.asarray(yhat, dtype=float)
     r = y - yhat
     ss_tot = float(np.sum((y - y.mean()) ** 2))
-    rmse = float(np.sqrt(np.mean(r ** 2)))
+    rmse = float(np.sqrt(np.mean(r**2)))
     nz = y != 0
     span = float(y.max() - y.min())
     return {
-        "r2": 1.0 - float(np.sum(r ** 2)) / ss_tot if ss_tot > 0 else float("nan"),
+        "r2": 1.0 - float(np.sum(r**2)) / ss_tot if ss_tot > 0 else float("nan"),
         "rmse": rmse,
         "max_err": float(np.max(np.abs(r))),
         "mape": float(np.mean(np.abs(r[nz] / y[nz])) * 100) if nz.any() else float("nan"),
@@ -329,14 +354,20 @@ def prediction_errors(y, yhat) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def capacity(d, eps, C: float = RELEASED["C"], a: float = RELEASED["a"], b: float = RELEASED["b"],
-             c: float = RELEASED["c"]) -> np.ndarray | float:
+def capacity(
+    d,
+    eps,
+    C: float = RELEASED["C"],
+    a: float = RELEASED["a"],
+    b: float = RELEASED["b"],
+    c: float = RELEASED["c"],
+) -> np.ndarray | float:
     """Representational capacity max_k(d, ε) = ceil((d exp((ε² d^c / C)^(1/b)))^(1/a)), the inverse of
     ``adjusted_form`` in k (``representational_capacity.py``). Returned as float (it overflows int64 early)."""
     d = np.asarray(d, dtype=float)
     eps = np.asarray(eps, dtype=float)
     with np.errstate(over="ignore"):
-        out = np.ceil((d * np.exp((eps ** 2 * d ** c / C) ** (1.0 / b))) ** (1.0 / a))
+        out = np.ceil((d * np.exp((eps**2 * d**c / C) ** (1.0 / b))) ** (1.0 / a))
     return float(out) if out.ndim == 0 else out
 
 
@@ -345,7 +376,7 @@ def jl_capacity(d, eps, C: float) -> np.ndarray | float:
     d = np.asarray(d, dtype=float)
     eps = np.asarray(eps, dtype=float)
     with np.errstate(over="ignore"):
-        out = np.exp(eps ** 2 * d / C)
+        out = np.exp(eps**2 * d / C)
     return float(out) if out.ndim == 0 else out
 
 
@@ -375,14 +406,19 @@ def cosine_stats(e, chunk: int = 4096) -> dict:
     s = np.zeros(d)
     g = np.zeros((d, d))
     for start in range(0, n, chunk):
-        blk = u[start:start + chunk]
+        blk = u[start : start + chunk]
         s += blk.sum(axis=0)
         g += blk.T @ blk
     pairs = n * (n - 1)
     mean = (float(s @ s) - n) / pairs
     second = (float(np.sum(g * g)) - n) / pairs
-    return {"mean": mean, "std": math.sqrt(max(second - mean * mean, 0.0)), "n": int(n), "d": int(d),
-            "dropped": int(np.asarray(e).shape[0] - n)}
+    return {
+        "mean": mean,
+        "std": math.sqrt(max(second - mean * mean, 0.0)),
+        "n": int(n),
+        "d": int(d),
+        "dropped": int(np.asarray(e).shape[0] - n),
+    }
 
 
 def embedding_epsilon(e, n_sigma: float = 2.0) -> dict:
@@ -391,8 +427,12 @@ def embedding_epsilon(e, n_sigma: float = 2.0) -> dict:
     st = cosine_stats(e)
     eps = st["mean"] + n_sigma * st["std"]
     finite = eps < EPS_CLASS_THRESHOLD
-    return {**st, "eps": eps, "finite_capacity": bool(finite),
-            "capacity": capacity(st["d"], eps) if finite else float("nan")}
+    return {
+        **st,
+        "eps": eps,
+        "finite_capacity": bool(finite),
+        "capacity": capacity(st["d"], eps) if finite else float("nan"),
+    }
 
 
 def sample_pair_cosines(e, n_rows: int, seed: int) -> np.ndarray:

@@ -19,7 +19,10 @@ from subspacelab.clustering.metrics import measure, scores
 POINT_METHODS = dict(baselines.METHODS)
 GRAPH_METHODS = {**s2cag.GRAPH_METHODS, **baselines.GRAPH_METHODS}
 # variants: (base method, fixed hyperparameters)
-VARIANTS = {"s2cag_kmeans": ("s2cag", {"rounding": "kmeans"}), "m_s2cag_kmeans": ("m_s2cag", {"rounding": "kmeans"})}
+VARIANTS = {
+    "s2cag_kmeans": ("s2cag", {"rounding": "kmeans"}),
+    "m_s2cag_kmeans": ("m_s2cag", {"rounding": "kmeans"}),
+}
 DENSE = set(baselines.DENSE_MATRICES)  # methods that hold N x N matrices (and take a memory budget)
 
 
@@ -36,8 +39,15 @@ def resolve(method: str) -> tuple[str, dict]:
     raise KeyError(f"unknown clustering method {method!r}; known: {', '.join(known_methods())}")
 
 
-def fit(method: str, X, n_clusters: int, seed: int, adj=None, memory_budget_bytes: float | None = None,
-        **hyperparameters) -> np.ndarray:
+def fit(
+    method: str,
+    X,
+    n_clusters: int,
+    seed: int,
+    adj=None,
+    memory_budget_bytes: float | None = None,
+    **hyperparameters,
+) -> np.ndarray:
     """Labels of ``method`` (a graph method needs ``adj``)."""
     base, fixed = resolve(method)
     hp = {**hyperparameters, **fixed}
@@ -50,23 +60,63 @@ def fit(method: str, X, n_clusters: int, seed: int, adj=None, memory_budget_byte
     return np.asarray(POINT_METHODS[base](X, n_clusters, seed, **hp))
 
 
-def run_method(method: str, X, n_clusters: int, seed: int, labels_true=None, adj=None,
-               memory_budget_bytes: float | None = None, **hyperparameters) -> dict:
+def run_method(
+    method: str,
+    X,
+    n_clusters: int,
+    seed: int,
+    labels_true=None,
+    adj=None,
+    memory_budget_bytes: float | None = None,
+    **hyperparameters,
+) -> dict:
     """One method on one input: ``{"method", "status": "ok"|"refused", "seconds", "cpu_seconds",
     "peak_mib", "acc", "nmi", "ari", "message"}`` (scores only with ``labels_true``)."""
     row = {"method": method, "hyperparameters": dict(hyperparameters), "n_points": int(X.shape[0])}
     try:
-        labels, wall, cpu, peak = measure(lambda: fit(method, X, n_clusters, seed, adj=adj,
-                                                       memory_budget_bytes=memory_budget_bytes, **hyperparameters))
+        labels, wall, cpu, peak = measure(
+            lambda: fit(
+                method,
+                X,
+                n_clusters,
+                seed,
+                adj=adj,
+                memory_budget_bytes=memory_budget_bytes,
+                **hyperparameters,
+            )
+        )
     except MemoryBudgetExceeded as err:
-        return {**row, "status": "refused", "message": str(err), "seconds": None, "cpu_seconds": None,
-                "peak_mib": None, "acc": None, "nmi": None, "ari": None}
-    row.update(status="ok", message="", seconds=wall, cpu_seconds=cpu, peak_mib=peak / 2**20,
-               n_clusters_found=int(np.unique(labels).size))
+        return {
+            **row,
+            "status": "refused",
+            "message": str(err),
+            "seconds": None,
+            "cpu_seconds": None,
+            "peak_mib": None,
+            "acc": None,
+            "nmi": None,
+            "ari": None,
+        }
+    row.update(
+        status="ok",
+        message="",
+        seconds=wall,
+        cpu_seconds=cpu,
+        peak_mib=peak / 2**20,
+        n_clusters_found=int(np.unique(labels).size),
+    )
     if labels_true is not None:
         row.update(scores(labels_true, labels))
     return row
 
 
-__all__ = ["GRAPH_METHODS", "POINT_METHODS", "MemoryBudgetExceeded", "fit", "known_methods", "measure",
-           "run_method", "scores"]
+__all__ = [
+    "GRAPH_METHODS",
+    "POINT_METHODS",
+    "MemoryBudgetExceeded",
+    "fit",
+    "known_methods",
+    "measure",
+    "run_method",
+    "scores",
+]

@@ -58,7 +58,8 @@ def check_memory(method: str, n: int, memory_budget_bytes: float | None) -> None
         raise MemoryBudgetExceeded(
             f"{method} refused: N = {n} points need about {need / 2**30:.2f} GiB "
             f"({DENSE_MATRICES[method]} x N x N float64 = {need} bytes), over the memory budget of "
-            f"{memory_budget_bytes / 2**30:.2f} GiB ({int(memory_budget_bytes)} bytes)")
+            f"{memory_budget_bytes / 2**30:.2f} GiB ({int(memory_budget_bytes)} bytes)"
+        )
 
 
 def _dense(X) -> np.ndarray:
@@ -77,8 +78,13 @@ def spectral_from_affinity(W, n_clusters: int, seed: int, n_init: int = 10) -> n
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        sc = SpectralClustering(n_clusters=n_clusters, affinity="precomputed", random_state=seed, n_init=n_init,
-                                assign_labels="kmeans")
+        sc = SpectralClustering(
+            n_clusters=n_clusters,
+            affinity="precomputed",
+            random_state=seed,
+            n_init=n_init,
+            assign_labels="kmeans",
+        )
         return sc.fit_predict(W)
 
 
@@ -107,8 +113,13 @@ def spectral(X, n_clusters: int, seed: int, n_neighbors: int = 10, n_init: int =
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        sc = SpectralClustering(n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors,
-                                random_state=seed, n_init=n_init)
+        sc = SpectralClustering(
+            n_clusters=n_clusters,
+            affinity="nearest_neighbors",
+            n_neighbors=n_neighbors,
+            random_state=seed,
+            n_init=n_init,
+        )
         return sc.fit_predict(X)
 
 
@@ -138,7 +149,9 @@ def ssc_mu(G: np.ndarray) -> float:
     return float(coh.min())
 
 
-def admm_self_expression(G: np.ndarray, l1, l2, rho: float, max_iter: int = 200, tol: float = 2e-4) -> np.ndarray:
+def admm_self_expression(
+    G: np.ndarray, l1, l2, rho: float, max_iter: int = 200, tol: float = 2e-4
+) -> np.ndarray:
     """min ½||Y − YZ||_F² + Σ_j (l1_j||C_j||_1 + (l2_j/2)||C_j||²) s.t. Z = C, diag(C) = 0, by ADMM with
     penalty ρ: Z = (G + ρI)⁻¹(G + ρC − Λ); C_j = soft(Z_j + Λ_j/ρ, l1_j/ρ) / (1 + l2_j/ρ), zero diagonal;
     Λ += ρ(Z − C); stop when max|Z − C| < tol (G = YᵀY; ``l1``, ``l2``: scalars or one per point).
@@ -186,8 +199,15 @@ def elastic_net_coefficients(X, l1, l2, max_iter: int = 2000, tol: float = 1e-8)
         gram[j, :] = 0.0
         gram[:, j] = 0.0
         # scikit-learn minimises (1/2D)||y − Aw||² + a ρ||w||_1 + a(1−ρ)/2 ||w||²: ours divided by D
-        model = ElasticNet(alpha=(l1[j] + l2[j]) / d, l1_ratio=l1[j] / (l1[j] + l2[j]), fit_intercept=False,
-                           precompute=gram, copy_X=False, max_iter=max_iter, tol=tol)
+        model = ElasticNet(
+            alpha=(l1[j] + l2[j]) / d,
+            l1_ratio=l1[j] / (l1[j] + l2[j]),
+            fit_intercept=False,
+            precompute=gram,
+            copy_X=False,
+            max_iter=max_iter,
+            tol=tol,
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Objective did not converge")
             model.fit(design, y, check_input=False)
@@ -199,8 +219,9 @@ def elastic_net_coefficients(X, l1, l2, max_iter: int = 2000, tol: float = 1e-8)
     return C
 
 
-def ssc_coefficients(X, alpha: float = 20.0, solver: str = "admm", max_iter: int = 200,
-                     tol: float = 2e-4) -> np.ndarray:
+def ssc_coefficients(
+    X, alpha: float = 20.0, solver: str = "admm", max_iter: int = 200, tol: float = 2e-4
+) -> np.ndarray:
     """SSC: min ||C||_1 + (λ/2)||Y − YC||² (diag 0), λ = α/μ, as ½||Y − YC||² + (1/λ)||C||_1; by ADMM with
     the SSC code's penalty (ρ = α/λ = μ, ``max_iter``, ``tol``) or per column (``solver="cd"``)."""
     X = _dense(X)
@@ -214,8 +235,15 @@ def ssc_coefficients(X, alpha: float = 20.0, solver: str = "admm", max_iter: int
     raise ValueError(f"solver: 'admm' or 'cd', got {solver!r}")
 
 
-def ensc_coefficients(X, gamma: float = 50.0, tau: float = 0.9, n_nonzero: int = 50, solver: str = "admm",
-                      max_iter: int = 200, tol: float = 2e-4) -> np.ndarray:
+def ensc_coefficients(
+    X,
+    gamma: float = 50.0,
+    tau: float = 0.9,
+    n_nonzero: int = 50,
+    solver: str = "admm",
+    max_iter: int = 200,
+    tol: float = 2e-4,
+) -> np.ndarray:
     """EnSC (module doc): l1_j = τ a_j, l2_j = (1 − τ) a_j, a_j = coh_j/(τγ); ADMM with ρ = mean_j coh_j
     (SSC's choice, penalty = ℓ1 weight x γ, averaged over points) or per column (``solver="cd"``); then
     the ``n_nonzero`` largest |c_i| of each column are kept."""
@@ -224,8 +252,9 @@ def ensc_coefficients(X, gamma: float = 50.0, tau: float = 0.9, n_nonzero: int =
     coh = coherence(G)
     a = coh / (tau * gamma)
     if solver == "admm":
-        C = admm_self_expression(G, tau * a, (1.0 - tau) * a, rho=float(coh[coh > 0].mean()), max_iter=max_iter,
-                                 tol=tol)
+        C = admm_self_expression(
+            G, tau * a, (1.0 - tau) * a, rho=float(coh[coh > 0].mean()), max_iter=max_iter, tol=tol
+        )
     elif solver == "cd":
         C = elastic_net_coefficients(X, tau * a, (1.0 - tau) * a)
     else:
@@ -250,8 +279,15 @@ def lsr_coefficients(X, lam: float = 0.1, zero_diagonal: bool = False) -> np.nda
     return C
 
 
-def lrr_coefficients(X, lam: float = 4.0, tol: float = 1e-8, max_iter: int = 1000, rho: float = 1.1,
-                     mu: float = 1e-6, max_mu: float = 1e10) -> tuple[np.ndarray, int]:
+def lrr_coefficients(
+    X,
+    lam: float = 4.0,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    rho: float = 1.1,
+    mu: float = 1e-6,
+    max_mu: float = 1e10,
+) -> tuple[np.ndarray, int]:
     """LRR by inexact ALM (min ||J||_* + λ||E||_{2,1}, Y = B Z + E, Z = J) with the dictionary B = Y Q,
     Q an orthonormal basis of the row space of Y (so each SVD is r x N, r = rank Y); returns (Q Z, iterations).
     Updates: J = SVT_{1/μ}(Z + Λ2/μ); Z = (BᵀB + I)⁻¹(BᵀY − BᵀE + J + (BᵀΛ1 − Λ2)/μ);
@@ -338,42 +374,87 @@ def omp_coefficients(X, n_nonzero: int = 10, thr: float = 1e-6, chunk: int = 256
 # ----------------------------------------------------------------------------------------------
 # fit(X, n_clusters, seed, **hyperparameters) -> labels
 # ----------------------------------------------------------------------------------------------
-def ssc(X, n_clusters: int, seed: int, alpha: float = 20.0, solver: str = "admm", max_iter: int = 200,
-        tol: float = 2e-4, memory_budget_bytes: float | None = None) -> np.ndarray:
+def ssc(
+    X,
+    n_clusters: int,
+    seed: int,
+    alpha: float = 20.0,
+    solver: str = "admm",
+    max_iter: int = 200,
+    tol: float = 2e-4,
+    memory_budget_bytes: float | None = None,
+) -> np.ndarray:
     check_memory("ssc", X.shape[0], memory_budget_bytes)
     C = ssc_coefficients(X, alpha=alpha, solver=solver, max_iter=max_iter, tol=tol)
     return spectral_from_affinity(affinity(C), n_clusters, seed)
 
 
-def ensc(X, n_clusters: int, seed: int, gamma: float = 50.0, tau: float = 0.9, n_nonzero: int = 50,
-         solver: str = "admm", max_iter: int = 200, tol: float = 2e-4,
-         memory_budget_bytes: float | None = None) -> np.ndarray:
+def ensc(
+    X,
+    n_clusters: int,
+    seed: int,
+    gamma: float = 50.0,
+    tau: float = 0.9,
+    n_nonzero: int = 50,
+    solver: str = "admm",
+    max_iter: int = 200,
+    tol: float = 2e-4,
+    memory_budget_bytes: float | None = None,
+) -> np.ndarray:
     check_memory("ensc", X.shape[0], memory_budget_bytes)
-    C = ensc_coefficients(X, gamma=gamma, tau=tau, n_nonzero=n_nonzero, solver=solver, max_iter=max_iter, tol=tol)
+    C = ensc_coefficients(
+        X, gamma=gamma, tau=tau, n_nonzero=n_nonzero, solver=solver, max_iter=max_iter, tol=tol
+    )
     return spectral_from_affinity(affinity(C), n_clusters, seed)
 
 
-def lsr(X, n_clusters: int, seed: int, lam: float = 0.1, zero_diagonal: bool = False,
-        memory_budget_bytes: float | None = None) -> np.ndarray:
+def lsr(
+    X,
+    n_clusters: int,
+    seed: int,
+    lam: float = 0.1,
+    zero_diagonal: bool = False,
+    memory_budget_bytes: float | None = None,
+) -> np.ndarray:
     check_memory("lsr", X.shape[0], memory_budget_bytes)
     C = lsr_coefficients(X, lam=lam, zero_diagonal=zero_diagonal)
     return spectral_from_affinity(affinity(C), n_clusters, seed)
 
 
-def lrr(X, n_clusters: int, seed: int, lam: float = 4.0, tol: float = 1e-8, max_iter: int = 1000,
-        memory_budget_bytes: float | None = None) -> np.ndarray:
+def lrr(
+    X,
+    n_clusters: int,
+    seed: int,
+    lam: float = 4.0,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    memory_budget_bytes: float | None = None,
+) -> np.ndarray:
     check_memory("lrr", X.shape[0], memory_budget_bytes)
     C, _ = lrr_coefficients(X, lam=lam, tol=tol, max_iter=max_iter)
     return spectral_from_affinity(affinity(C), n_clusters, seed)
 
 
-def ssc_omp(X, n_clusters: int, seed: int, n_nonzero: int = 10, thr: float = 1e-6,
-            memory_budget_bytes: float | None = None) -> np.ndarray:
+def ssc_omp(
+    X,
+    n_clusters: int,
+    seed: int,
+    n_nonzero: int = 10,
+    thr: float = 1e-6,
+    memory_budget_bytes: float | None = None,
+) -> np.ndarray:
     check_memory("ssc_omp", X.shape[0], memory_budget_bytes)
     C = omp_coefficients(X, n_nonzero=n_nonzero, thr=thr)
     return spectral_from_affinity(affinity(C), n_clusters, seed)
 
 
-METHODS = {"kmeans": kmeans, "spectral": spectral, "ssc": ssc, "ensc": ensc, "lsr": lsr, "lrr": lrr,
-           "ssc_omp": ssc_omp}
+METHODS = {
+    "kmeans": kmeans,
+    "spectral": spectral,
+    "ssc": ssc,
+    "ensc": ensc,
+    "lsr": lsr,
+    "lrr": lrr,
+    "ssc_omp": ssc_omp,
+}
 GRAPH_METHODS = {"spectral_graph": spectral_graph}

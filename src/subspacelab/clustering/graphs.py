@@ -28,14 +28,26 @@ from subspacelab.data.mirror import ENV_VAR, DataUnavailableError, mirror_root
 
 # name -> (path under the mirror, SHA-256 from shared/datasets/MANIFEST.md, where it comes from)
 MAT_GRAPHS = {
-    "cora": ("graphs/agc/cora.mat", "31d47da712e8e3c839ffeff58a465d9995687049d34d7cd59a41eb7463081eb8",
-             "karenlatong/AGC-master@7425be3 data/cora.mat"),
-    "citeseer": ("graphs/agc/citeseer.mat", "e6a5ee9e230fdfe13e2c02f77c00c7cb4cb90c6a22da771342481dce120ec6e2",
-                 "karenlatong/AGC-master@7425be3 data/citeseer.mat (= HKBU-LAGAS/S2CAG data/citeseer.mat)"),
-    "wiki": ("graphs/agc/wiki.mat", "1b59b0b19cbf398bbc5c1c940f3c262300bcd56dae04890094666f9d220533b3",
-             "karenlatong/AGC-master@7425be3 data/wiki.mat (= HKBU-LAGAS/S2CAG data/wiki.mat)"),
-    "acm": ("graphs/s2cag/acm.mat", "c87ee21d81218c41bdde1d66a10080835899a1f45d6d6cdefa11859148fba3b3",
-            "HKBU-LAGAS/S2CAG@51c5679 data/acm.mat"),
+    "cora": (
+        "graphs/agc/cora.mat",
+        "31d47da712e8e3c839ffeff58a465d9995687049d34d7cd59a41eb7463081eb8",
+        "karenlatong/AGC-master@7425be3 data/cora.mat",
+    ),
+    "citeseer": (
+        "graphs/agc/citeseer.mat",
+        "e6a5ee9e230fdfe13e2c02f77c00c7cb4cb90c6a22da771342481dce120ec6e2",
+        "karenlatong/AGC-master@7425be3 data/citeseer.mat (= HKBU-LAGAS/S2CAG data/citeseer.mat)",
+    ),
+    "wiki": (
+        "graphs/agc/wiki.mat",
+        "1b59b0b19cbf398bbc5c1c940f3c262300bcd56dae04890094666f9d220533b3",
+        "karenlatong/AGC-master@7425be3 data/wiki.mat (= HKBU-LAGAS/S2CAG data/wiki.mat)",
+    ),
+    "acm": (
+        "graphs/s2cag/acm.mat",
+        "c87ee21d81218c41bdde1d66a10080835899a1f45d6d6cdefa11859148fba3b3",
+        "HKBU-LAGAS/S2CAG@51c5679 data/acm.mat",
+    ),
 }
 
 
@@ -68,15 +80,22 @@ class AttributedGraph:
         return int(A.count_nonzero())
 
     def summary(self) -> dict:
-        return {"dataset": self.name, "n_nodes": self.n_nodes, "n_edges": self.n_edges,
-                "n_features": self.n_features, "n_classes": self.n_classes}
+        return {
+            "dataset": self.name,
+            "n_nodes": self.n_nodes,
+            "n_edges": self.n_edges,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+        }
 
 
 def how_to_get(name: str) -> str:
     rel, _, source = MAT_GRAPHS[name]
-    return (f"attributed graph {name!r} not found: expected <mirror>/{rel} (mirror = ../shared/datasets next to "
-            f"the working directory, or ${ENV_VAR}). Get {Path(rel).name} from {source} (the S2CAG README "
-            f"links all its datasets as one zip) and place it there, or point {ENV_VAR} at a folder with that layout.")
+    return (
+        f"attributed graph {name!r} not found: expected <mirror>/{rel} (mirror = ../shared/datasets next to "
+        f"the working directory, or ${ENV_VAR}). Get {Path(rel).name} from {source} (the S2CAG README "
+        f"links all its datasets as one zip) and place it there, or point {ENV_VAR} at a folder with that layout."
+    )
 
 
 def sha256(path: Path) -> str:
@@ -107,16 +126,29 @@ def load_mat_graph(name: str, mirror: str | Path | None = None, verify: bool = T
     _, labels = np.unique(np.asarray(data["gnd"]).ravel(), return_inverse=True)
     if adj.shape[0] != adj.shape[1] or adj.shape[0] != features.shape[0] or labels.size != adj.shape[0]:
         raise ValueError(f"{path}: W {adj.shape}, fea {features.shape} and gnd ({labels.size}) do not agree")
-    prov = {"dataset": name, "source": source, "path": rel, "sha256_expected": digest,
-            "exact": bool(exact) if verify else True}
+    prov = {
+        "dataset": name,
+        "source": source,
+        "path": rel,
+        "sha256_expected": digest,
+        "exact": bool(exact) if verify else True,
+    }
     if verify and not exact:
         prov["note"] = f"{rel}: SHA-256 differs from the MANIFEST's {digest[:12]}…"
     return AttributedGraph(name, adj, features, labels.astype(np.int64), prov)
 
 
-def contextual_sbm(n_nodes: int, n_classes: int = 5, avg_degree: float = 10.0, homophily: float = 0.6,
-                   n_features: int = 200, words_per_node: int = 20, attribute_noise: float = 0.5,
-                   concentration: float = 0.05, seed: int = 0) -> AttributedGraph:
+def contextual_sbm(
+    n_nodes: int,
+    n_classes: int = 5,
+    avg_degree: float = 10.0,
+    homophily: float = 0.6,
+    n_features: int = 200,
+    words_per_node: int = 20,
+    attribute_noise: float = 0.5,
+    concentration: float = 0.05,
+    seed: int = 0,
+) -> AttributedGraph:
     """A contextual SBM attributed graph (module doc), reproducible from ``seed``."""
     if n_nodes < 2 * n_classes:
         raise ValueError("contextual_sbm: need at least 2 nodes per class")
@@ -142,7 +174,9 @@ def contextual_sbm(n_nodes: int, n_classes: int = 5, avg_degree: float = 10.0, h
     v = np.concatenate([v_in, v_out])
     keep = u != v
     u, v = u[keep], v[keep]
-    A = sp.coo_matrix((np.ones(2 * u.size), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)).tocsr()
+    A = sp.coo_matrix(
+        (np.ones(2 * u.size), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)
+    ).tocsr()
     A.data[:] = 1.0  # duplicates summed by tocsr: binary again
 
     topics = rng.dirichlet(np.full(n_features, concentration), size=k)  # k x d
@@ -159,6 +193,10 @@ def contextual_sbm(n_nodes: int, n_classes: int = 5, avg_degree: float = 10.0, h
         sel = cls == c
         words[idx[sel]] = np.minimum(np.searchsorted(cdf[c], draws[sel], side="right"), n_features - 1)
     F = sp.coo_matrix((np.ones(node.size), (node, words)), shape=(n, n_features)).tocsr()
-    prov = {"dataset": "csbm", "source": "subspacelab.clustering.graphs.contextual_sbm", "exact": True,
-            "seed": int(seed)}
+    prov = {
+        "dataset": "csbm",
+        "source": "subspacelab.clustering.graphs.contextual_sbm",
+        "exact": True,
+        "seed": int(seed),
+    }
     return AttributedGraph("csbm", A, F, labels.astype(np.int64), prov)

@@ -62,12 +62,17 @@ class ConvAE(nn.Module):
     def __init__(self, channels: list[int], kernels: list[int]):
         super().__init__()
         if len(channels) != len(kernels) + 1 or not kernels:
-            raise ValueError(f"ConvAE: need len(channels) == len(kernels) + 1 >= 2, got {channels}, {kernels}")
+            raise ValueError(
+                f"ConvAE: need len(channels) == len(kernels) + 1 >= 2, got {channels}, {kernels}"
+            )
         self.kernels = list(kernels)
-        self.enc = nn.ModuleList(nn.Conv2d(channels[i], channels[i + 1], kernels[i], stride=2)
-                                 for i in range(len(kernels)))
-        self.dec = nn.ModuleList(nn.ConvTranspose2d(channels[i + 1], channels[i], kernels[i], stride=2)
-                                 for i in reversed(range(len(kernels))))
+        self.enc = nn.ModuleList(
+            nn.Conv2d(channels[i], channels[i + 1], kernels[i], stride=2) for i in range(len(kernels))
+        )
+        self.dec = nn.ModuleList(
+            nn.ConvTranspose2d(channels[i + 1], channels[i], kernels[i], stride=2)
+            for i in reversed(range(len(kernels)))
+        )
 
     def encode(self, x: Tensor) -> list[Tensor]:
         """[X, H_1, …, H_L]."""
@@ -84,7 +89,7 @@ class ConvAE(nn.Module):
             y = deconv(h)
             th, tw = sizes[i] if sizes is not None else (2 * h.shape[2], 2 * h.shape[3])
             top, left = (y.shape[2] - th) // 2, (y.shape[3] - tw) // 2
-            h = F.relu(y[:, :, top:top + th, left:left + tw])
+            h = F.relu(y[:, :, top : top + th, left : left + tw])
         return h
 
     def reconstruct(self, outputs: list[Tensor]) -> Tensor:
@@ -214,8 +219,9 @@ def shifted_laplacian_embedding(A, n_clusters: int) -> np.ndarray:
     return V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
 
 
-def shifted_laplacian_labels(C, n_clusters: int, k: int | None, seed: int, angular_delta: float | None = None,
-                             n_init: int = 20) -> np.ndarray:
+def shifted_laplacian_labels(
+    C, n_clusters: int, k: int | None, seed: int, angular_delta: float | None = None, n_init: int = 20
+) -> np.ndarray:
     """The official read-out (module doc): symmetrise, keep the k leading coefficients per column,
     symmetrise again, (optionally the angular step), shifted-Laplacian embedding, k-means."""
     from sklearn.cluster import KMeans
@@ -260,7 +266,9 @@ def dscnet_labels(C, n_clusters: int, dim_subspace: int, alpha: float, ro: float
     W = 0.5 * (W + W.T)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        sc = SpectralClustering(n_clusters, affinity="precomputed", assign_labels="discretize", random_state=seed)
+        sc = SpectralClustering(
+            n_clusters, affinity="precomputed", assign_labels="discretize", random_state=seed
+        )
         return sc.fit_predict(W)
 
 
@@ -285,8 +293,15 @@ class FitResult:
     redraws: int = 0  # autoencoder starts re-drawn because they reconstructed everything as 0
 
 
-def train_stage(name: str, params, loss_fn: Callable[[int], Tensor], stop: RelativeErrorStop, lr: float,
-                evaluate: Callable[[], dict] | None = None, eval_every: int = 0) -> StageLog:
+def train_stage(
+    name: str,
+    params,
+    loss_fn: Callable[[int], Tensor],
+    stop: RelativeErrorStop,
+    lr: float,
+    evaluate: Callable[[], dict] | None = None,
+    eval_every: int = 0,
+) -> StageLog:
     """Full-batch Adam on ``loss_fn(step)`` until ``stop`` fires; ``evaluate()`` (which may look at labels,
     for the report's oracle curve only) every ``eval_every`` steps and at the end."""
     log = StageLog(name)
@@ -303,11 +318,16 @@ def train_stage(name: str, params, loss_fn: Callable[[int], Tensor], stop: Relat
         if evaluate is not None and eval_every and (log.steps % eval_every == 0 or done):
             log.evals.append({"step": log.steps, **evaluate()})
     log.reason = stop.reason
-    print(f"    {name}: {log.steps} steps ({log.reason}), loss {log.losses[0]:.4g} -> {log.losses[-1]:.4g}", flush=True)
+    print(
+        f"    {name}: {log.steps} steps ({log.reason}), loss {log.losses[0]:.4g} -> {log.losses[-1]:.4g}",
+        flush=True,
+    )
     return log
 
 
-def live_autoencoder(channels: list[int], kernels: list[int], x: Tensor, tries: int = 20) -> tuple[ConvAE, int]:
+def live_autoencoder(
+    channels: list[int], kernels: list[int], x: Tensor, tries: int = 20
+) -> tuple[ConvAE, int]:
     """A ConvAE (drawn from the global torch RNG) whose reconstruction of ``x`` is not identically zero.
     With a ReLU on the output layer an unlucky start gives X̂ = 0 everywhere, hence no gradient at all and a
     "converged" pre-training at step one; such a start is re-drawn (a label-free check). Returns the net and
@@ -332,11 +352,27 @@ def _refresh(every: int, read_out: Callable[[], np.ndarray]):
     return labels
 
 
-def fit(images: Tensor, n_clusters: int, k: int | None, channels: list[int], kernels: list[int],
-        layers: str = "all", stage3: bool = True, lr: float = 1e-3, init: float = 1e-4, tol: float = 1e-4,
-        patience: int = 3, min_steps: int = 10, max_steps: tuple[int, int, int] = (1000, 1000, 200),
-        q_refresh: int = 10, seed: int = 0, labels_true=None, eval_every: int = 0,
-        angular_delta: float | None = None, device: str = "cpu") -> FitResult:
+def fit(
+    images: Tensor,
+    n_clusters: int,
+    k: int | None,
+    channels: list[int],
+    kernels: list[int],
+    layers: str = "all",
+    stage3: bool = True,
+    lr: float = 1e-3,
+    init: float = 1e-4,
+    tol: float = 1e-4,
+    patience: int = 3,
+    min_steps: int = 10,
+    max_steps: tuple[int, int, int] = (1000, 1000, 200),
+    q_refresh: int = 10,
+    seed: int = 0,
+    labels_true=None,
+    eval_every: int = 0,
+    angular_delta: float | None = None,
+    device: str = "cpu",
+) -> FitResult:
     """HF-DSC's three stages (module doc) on the full batch ``images``; ``labels_true`` is used only to
     record the oracle ACC curve (never to choose anything). Returns C, the labels and the stage logs.
     Training runs on ``device`` (one process: C couples every sample, so there is no data parallelism);
@@ -361,7 +397,9 @@ def fit(images: Tensor, n_clusters: int, k: int | None, channels: list[int], ker
 
     def rec_se(step: int) -> Tensor:
         outs = ae.encode(x)
-        return reconstruction_loss(x, ae.reconstruct(outs)) + self_expression_loss(se.C, select_layers(outs, layers))
+        return reconstruction_loss(x, ae.reconstruct(outs)) + self_expression_loss(
+            se.C, select_layers(outs, layers)
+        )
 
     stages = [train_stage("pretrain", ae.parameters(), rec, stop(0), lr)]
     params = [*ae.parameters(), *se.parameters()]
@@ -369,16 +407,38 @@ def fit(images: Tensor, n_clusters: int, k: int | None, channels: list[int], ker
     C_se = C_np()
     if stage3:
         q = _refresh(q_refresh, read_out)
-        stages.append(train_stage("structured_norm", params, lambda t: rec_se(t) + structured_norm(se.C, q(t)),
-                                  stop(2), lr, evaluate, eval_every))
+        stages.append(
+            train_stage(
+                "structured_norm",
+                params,
+                lambda t: rec_se(t) + structured_norm(se.C, q(t)),
+                stop(2),
+                lr,
+                evaluate,
+                eval_every,
+            )
+        )
     C = C_np()
     return FitResult(C, read_out(), stages, C_se, redraws)
 
 
-def fit_dscnet(images: Tensor, n_clusters: int, channels: list[int], kernels: list[int], epochs: int,
-               weight_coef: float, weight_self_exp: float, alpha: float, dim_subspace: int, ro: float,
-               pretrain_steps: tuple[int, float, int] = (1000, 1e-4, 3), lr: float = 1e-3, init: float = 1e-8,
-               seed: int = 0, device: str = "cpu") -> FitResult:
+def fit_dscnet(
+    images: Tensor,
+    n_clusters: int,
+    channels: list[int],
+    kernels: list[int],
+    epochs: int,
+    weight_coef: float,
+    weight_self_exp: float,
+    alpha: float,
+    dim_subspace: int,
+    ro: float,
+    pretrain_steps: tuple[int, float, int] = (1000, 1e-4, 3),
+    lr: float = 1e-3,
+    init: float = 1e-8,
+    seed: int = 0,
+    device: str = "cpu",
+) -> FitResult:
     """DSC-Net (Ji et al. 2017; XifengGuo/DSC-Net main.py): the same reconstruction pre-training, then
     ||X − dec(C Z)||² + λ1 ||C||_F² + λ2 ||Z − C Z||² on the last layer for a fixed number of epochs, C free
     (diagonal included, start 1e-8), read out with its own label-tuned post-processing."""
@@ -388,18 +448,34 @@ def fit_dscnet(images: Tensor, n_clusters: int, channels: list[int], kernels: li
     se = SelfExpression(x.shape[0], init, zero_diagonal=False)
     x, ae, se = x.to(device), ae.to(device), se.to(device)
     cap, tol, patience = pretrain_steps
-    stages = [train_stage("pretrain", ae.parameters(),
-                          lambda t: reconstruction_loss(x, ae.reconstruct(ae.encode(x))),
-                          RelativeErrorStop(tol, patience, 10, cap), lr)]
+    stages = [
+        train_stage(
+            "pretrain",
+            ae.parameters(),
+            lambda t: reconstruction_loss(x, ae.reconstruct(ae.encode(x))),
+            RelativeErrorStop(tol, patience, 10, cap),
+            lr,
+        )
+    ]
 
     def loss(step: int) -> Tensor:
         outs = ae.encode(x)
         z = outs[-1]
         zc = (se.C @ flatten(z)).reshape(z.shape)
-        return (reconstruction_loss(x, ae.reconstruct([*outs[:-1], zc])) + weight_coef * se.C.pow(2).sum()
-                + weight_self_exp * (flatten(z) - flatten(zc)).pow(2).sum())
+        return (
+            reconstruction_loss(x, ae.reconstruct([*outs[:-1], zc]))
+            + weight_coef * se.C.pow(2).sum()
+            + weight_self_exp * (flatten(z) - flatten(zc)).pow(2).sum()
+        )
 
-    stages.append(train_stage("dscnet", [*ae.parameters(), *se.parameters()], loss,
-                              RelativeErrorStop(0.0, 1, epochs, epochs), lr))
+    stages.append(
+        train_stage(
+            "dscnet",
+            [*ae.parameters(), *se.parameters()],
+            loss,
+            RelativeErrorStop(0.0, 1, epochs, epochs),
+            lr,
+        )
+    )
     C = se.C.detach().double().cpu().numpy()
     return FitResult(C, dscnet_labels(C, n_clusters, dim_subspace, alpha, ro, seed), stages, None, redraws)

@@ -20,13 +20,21 @@ from subspacelab.data.mirror import ENV_VAR, DataUnavailableError, mirror_root
 
 # name -> (path under the mirror, SHA-256 from shared/datasets/MANIFEST.md, where it comes from)
 MAT_IMAGES = {
-    "extended_yale_b": ("subspace/extended_yale_b/YaleB_32x32.mat",
-                        "3fbbda4eb781b9bb28025189677b6727706e114eb0215bbfd718f1f4fcb54b99",
-                        "Deng Cai's YaleB_32x32.mat (2414 cropped faces, 38 subjects), via tansyab1/CNN-Sparse@c52b9c2"),
-    "orl": ("subspace/orl/ORL_32x32.mat", "c30cb53be2cab2da293eaeb35c1a7c16cad513fa14d0400ad5ed51f03e1ce7c8",
-            "Deng Cai's ORL_32x32.mat (400 faces, 40 subjects), via panji1990/Deep-subspace-clustering-networks@4aa8354"),
-    "coil20": ("subspace/coil20/COIL20.mat", "2a35c105dbb327492b90389e55612bcbf39187bc7c408252239903e4ce7d6958",
-               "Deng Cai's COIL20.mat (1440 objects views, 20 objects), via panji1990/Deep-subspace-clustering-networks@4aa8354"),
+    "extended_yale_b": (
+        "subspace/extended_yale_b/YaleB_32x32.mat",
+        "3fbbda4eb781b9bb28025189677b6727706e114eb0215bbfd718f1f4fcb54b99",
+        "Deng Cai's YaleB_32x32.mat (2414 cropped faces, 38 subjects), via tansyab1/CNN-Sparse@c52b9c2",
+    ),
+    "orl": (
+        "subspace/orl/ORL_32x32.mat",
+        "c30cb53be2cab2da293eaeb35c1a7c16cad513fa14d0400ad5ed51f03e1ce7c8",
+        "Deng Cai's ORL_32x32.mat (400 faces, 40 subjects), via panji1990/Deep-subspace-clustering-networks@4aa8354",
+    ),
+    "coil20": (
+        "subspace/coil20/COIL20.mat",
+        "2a35c105dbb327492b90389e55612bcbf39187bc7c408252239903e4ce7d6958",
+        "Deng Cai's COIL20.mat (1440 objects views, 20 objects), via panji1990/Deep-subspace-clustering-networks@4aa8354",
+    ),
 }
 DATASETS = (*MAT_IMAGES, "mnist")
 
@@ -49,15 +57,21 @@ class ImageSet:
         return self.images.reshape(self.images.shape[0], -1).double().numpy()
 
     def summary(self) -> dict:
-        return {"dataset": self.name, "n_points": int(self.images.shape[0]), "image": list(self.images.shape[1:]),
-                "n_classes": self.n_classes}
+        return {
+            "dataset": self.name,
+            "n_points": int(self.images.shape[0]),
+            "image": list(self.images.shape[1:]),
+            "n_classes": self.n_classes,
+        }
 
 
 def how_to_get(name: str) -> str:
     rel, _, source = MAT_IMAGES[name]
-    return (f"image set {name!r} not found: expected <mirror>/{rel} (mirror = ../shared/datasets next to the working "
-            f"directory, or ${ENV_VAR}). Get {Path(rel).name} ({source}) and place it there, or point {ENV_VAR} at a "
-            f"folder with that layout.")
+    return (
+        f"image set {name!r} not found: expected <mirror>/{rel} (mirror = ../shared/datasets next to the working "
+        f"directory, or ${ENV_VAR}). Get {Path(rel).name} ({source}) and place it there, or point {ENV_VAR} at a "
+        f"folder with that layout."
+    )
 
 
 def load_mat_images(name: str, mirror: str | Path | None = None, verify: bool = True) -> ImageSet:
@@ -79,11 +93,18 @@ def load_mat_images(name: str, mirror: str | Path | None = None, verify: bool = 
     side = int(round(np.sqrt(fea.shape[1])))
     images = fea.reshape(-1, side, side).transpose(0, 2, 1)[:, None]  # column-major MATLAB images
     _, labels = np.unique(np.asarray(data["gnd"]).ravel(), return_inverse=True)
-    prov = {"dataset": name, "source": source, "path": rel, "sha256_expected": digest,
-            "exact": bool(exact) if verify else True}
+    prov = {
+        "dataset": name,
+        "source": source,
+        "path": rel,
+        "sha256_expected": digest,
+        "exact": bool(exact) if verify else True,
+    }
     if verify and not exact:
         prov["note"] = f"{rel}: SHA-256 differs from the MANIFEST's {digest[:12]}…"
-    return ImageSet(name, torch.from_numpy(np.ascontiguousarray(images)).float(), labels.astype(np.int64), prov)
+    return ImageSet(
+        name, torch.from_numpy(np.ascontiguousarray(images)).float(), labels.astype(np.int64), prov
+    )
 
 
 def mnist_subset(per_class: int, seed: int, data_root: str | Path = "data/raw") -> ImageSet:
@@ -94,15 +115,27 @@ def mnist_subset(per_class: int, seed: int, data_root: str | Path = "data/raw") 
     prov = prepare_dataset("mnist", data_root)
     x, y = load_split("mnist", data_root, train=False)
     rng = np.random.default_rng(seed)
-    pick = np.concatenate([np.sort(rng.choice(np.flatnonzero(y.numpy() == c), per_class, replace=False))
-                           for c in range(10)])
+    pick = np.concatenate(
+        [np.sort(rng.choice(np.flatnonzero(y.numpy() == c), per_class, replace=False)) for c in range(10)]
+    )
     images = x[pick].float() / 255.0
-    return ImageSet("mnist", images, y.numpy()[pick].astype(np.int64),
-                    {"dataset": "mnist", "split": "test", "per_class": per_class, "draw_seed": seed,
-                     **{k: v for k, v in prov.items() if k in ("source", "exact")}})
+    return ImageSet(
+        "mnist",
+        images,
+        y.numpy()[pick].astype(np.int64),
+        {
+            "dataset": "mnist",
+            "split": "test",
+            "per_class": per_class,
+            "draw_seed": seed,
+            **{k: v for k, v in prov.items() if k in ("source", "exact")},
+        },
+    )
 
 
-def load_image_set(name: str, seed: int = 0, mnist_per_class: int = 50, data_root: str | Path = "data/raw") -> ImageSet:
+def load_image_set(
+    name: str, seed: int = 0, mnist_per_class: int = 50, data_root: str | Path = "data/raw"
+) -> ImageSet:
     if name == "mnist":
         return mnist_subset(mnist_per_class, seed, data_root)
     return load_mat_images(name)

@@ -146,8 +146,11 @@ class SmallCNN(nn.Module):
         super().__init__()
         layers, c_in = [], in_channels
         for i, c in enumerate(channels):
-            layers += [nn.Conv2d(c_in, c, 3, stride=1 if i == 0 else 2, padding=1, bias=False), nn.BatchNorm2d(c),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(c_in, c, 3, stride=1 if i == 0 else 2, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c
         self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.out_dim = c_in
@@ -163,8 +166,9 @@ class MLCNet(nn.Module):
     def __init__(self, channels=(32, 64, 128, 128), hidden: int = 512, dim: int = 32, in_channels: int = 1):
         super().__init__()
         self.backbone = SmallCNN(channels, in_channels)
-        self.pre_feature = nn.Sequential(nn.Linear(self.backbone.out_dim, hidden), nn.BatchNorm1d(hidden),
-                                         nn.ReLU(inplace=True))
+        self.pre_feature = nn.Sequential(
+            nn.Linear(self.backbone.out_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)
+        )
         self.feature_head = nn.Linear(hidden, dim)
         self.cluster_head = nn.Linear(hidden, dim)
 
@@ -207,11 +211,15 @@ def augment(x: Tensor, gen: torch.Generator) -> Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
     sigma = (0.1 + 1.9 * u[:, 3]).to(x.device, x.dtype)
-    k1 = torch.exp(-torch.tensor([1.0, 0.0, 1.0], device=x.device, dtype=x.dtype)[None, :] / (2 * sigma[:, None] ** 2))
+    k1 = torch.exp(
+        -torch.tensor([1.0, 0.0, 1.0], device=x.device, dtype=x.dtype)[None, :] / (2 * sigma[:, None] ** 2)
+    )
     k1 = k1 / k1.sum(1, keepdim=True)
     k2 = (k1[:, :, None] * k1[:, None, :])[:, None]  # (B, 1, 3, 3)
     C, H, W = x.shape[1:]
-    x = F.conv2d(x.reshape(1, B * C, H, W), k2.repeat_interleave(C, 0), padding=1, groups=B * C).reshape(B, C, H, W)
+    x = F.conv2d(x.reshape(1, B * C, H, W), k2.repeat_interleave(C, 0), padding=1, groups=B * C).reshape(
+        B, C, H, W
+    )
     bright = (0.5 + u[:, 4]).to(x.device, x.dtype)
     x = x * bright[:, None, None, None]
     if C == 3:  # colour images (paper scale, a simplification of SimCLR's recipe): h-flip p=0.5, grey p=0.2
@@ -226,11 +234,15 @@ def tcr_step(net: MLCNet, x: Tensor, gen: torch.Generator, eps2: float, lam: flo
     """The TCR loss on two augmented views of the batch x."""
     z1, z2 = net.features(augment(x, gen)), net.features(augment(x, gen))
     loss = tcr_loss(z1, z2, eps2, lam)
-    return loss, {"loss": float(loss.detach()), "cos": float(F.cosine_similarity(z1, z2, dim=1).mean().detach())}
+    return loss, {
+        "loss": float(loss.detach()),
+        "cos": float(F.cosine_similarity(z1, z2, dim=1).mean().detach()),
+    }
 
 
-def mlc_step(net: MLCNet, x: Tensor, gen: torch.Generator, eps2: float, eta: float, n_iter: int,
-             n_views: int = 2) -> tuple[Tensor, dict]:
+def mlc_step(
+    net: MLCNet, x: Tensor, gen: torch.Generator, eps2: float, eta: float, n_iter: int, n_views: int = 2
+) -> tuple[Tensor, dict]:
     """The MLC loss on ``n_views`` augmented views of the batch x (paper Alg. 1 lines 4-7)."""
     Zs, Gs = [], []
     for _ in range(n_views):

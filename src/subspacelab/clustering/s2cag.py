@@ -54,7 +54,7 @@ def normalized_adjacency(adj) -> sp.csr_matrix:
     A = A + sp.identity(n, format="csr")
     deg = np.asarray(A.sum(axis=1)).ravel()
     with np.errstate(divide="ignore"):
-        dinv = np.where(deg > 0, deg ** -0.5, 0.0)
+        dinv = np.where(deg > 0, deg**-0.5, 0.0)
     S = sp.diags(dinv) @ A @ sp.diags(dinv) + sp.identity(n, format="csr")
     row = np.asarray(S.sum(axis=1)).ravel()
     with np.errstate(divide="ignore"):
@@ -104,11 +104,12 @@ def _flip_and_drop(Qb: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
 
     Uhat, _, Vt = scipy.linalg.svd(B, full_matrices=False, lapack_driver="gesdd")
     U, _ = svd_flip(Qb @ Uhat, Vt)
-    return U[:, 1:k + 1]
+    return U[:, 1 : k + 1]
 
 
-def randomized_left_singular_vectors(Z, k: int, n_iter: int, seed: int = 0,
-                                     oversamples: int = OVERSAMPLES) -> np.ndarray:
+def randomized_left_singular_vectors(
+    Z, k: int, n_iter: int, seed: int = 0, oversamples: int = OVERSAMPLES
+) -> np.ndarray:
     """The code's ``sub_randomized_svd`` on an explicit Z: G ~ N(0,1)^{d x (k+p)} from RandomState(seed),
     Y = (Z Zᵀ)^{n_iter} Z G (no re-orthonormalisation), Q = qr(Y), SVD of Qᵀ Z; returns U[:, 1:k+1]."""
     G = np.random.RandomState(seed).normal(size=(Z.shape[1], k + oversamples))
@@ -121,8 +122,9 @@ def randomized_left_singular_vectors(Z, k: int, n_iter: int, seed: int = 0,
     return _flip_and_drop(Qb, B, k)
 
 
-def implicit_randomized_svd(P, X, k: int, n_iter: int, T: int, alpha: float, seed: int = 0,
-                            oversamples: int = OVERSAMPLES) -> np.ndarray:
+def implicit_randomized_svd(
+    P, X, k: int, n_iter: int, T: int, alpha: float, seed: int = 0, oversamples: int = OVERSAMPLES
+) -> np.ndarray:
     """The code's ``subspace_svd``: the same randomised SVD for Z̃ = c Σ_{t≤T} α^t P^t X, applied by
     propagation (Z̃ G = series(X G), Z̃ᵀ Y = Xᵀ series_ᵀ(Y)); Z̃ is never formed."""
     G = np.random.RandomState(seed).normal(size=(X.shape[1], k + oversamples))
@@ -139,8 +141,8 @@ def implicit_randomized_svd(P, X, k: int, n_iter: int, T: int, alpha: float, see
 def choose_path(n: int, d: int, m: int, k: int, T: int, tau: int) -> tuple[str, dict]:
     """The code's cost model: 'explicit' (form Z, then randomised SVD) when cheaper, else 'implicit'."""
     p = k + OVERSAMPLES
-    integr = m * d * T + 2 * (tau + 1) * n * d * p + 3 * n * p ** 2
-    naive = 2 * (tau + 1) * (n * d + m * T) * p + 3 * n * p ** 2
+    integr = m * d * T + 2 * (tau + 1) * n * d * p + 3 * n * p**2
+    naive = 2 * (tau + 1) * (n * d + m * T) * p + 3 * n * p**2
     return ("explicit" if integr < naive else "implicit"), {"explicit_cost": integr, "implicit_cost": naive}
 
 
@@ -207,8 +209,9 @@ def round_embedding(Q: np.ndarray, n_clusters: int, seed: int, rounding: str = "
 # ----------------------------------------------------------------------------------------------
 # fit(graph, X, n_clusters, seed, **hyperparameters) -> labels
 # ----------------------------------------------------------------------------------------------
-def s2cag_embedding(adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, tau: int = 7,
-                    path: str = "auto") -> tuple[np.ndarray, str]:
+def s2cag_embedding(
+    adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, tau: int = 7, path: str = "auto"
+) -> tuple[np.ndarray, str]:
     """Q (n x k) of S2CAG and the path used. ``X``: TF-IDF attributes (dense, as the code, or sparse)."""
     P = normalized_adjacency(adj)
     Xn = attribute_normalize(X)
@@ -224,23 +227,42 @@ def s2cag_embedding(adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: 
     return Q, path
 
 
-def s2cag(adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, tau: int = 7,
-          path: str = "auto", rounding: str = "snem") -> np.ndarray:
+def s2cag(
+    adj,
+    X,
+    n_clusters: int,
+    seed: int = 0,
+    T: int = 10,
+    alpha: float = 0.9,
+    tau: int = 7,
+    path: str = "auto",
+    rounding: str = "snem",
+) -> np.ndarray:
     """S2CAG labels (run.py ``--method sub``)."""
     Q, _ = s2cag_embedding(adj, X, n_clusters, seed, T, alpha, tau, path)
     return round_embedding(Q, n_clusters, seed, rounding)
 
 
-def m_s2cag_embedding(adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, gamma: float = 0.9,
-                      tau: int = 50) -> np.ndarray:
+def m_s2cag_embedding(
+    adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, gamma: float = 0.9, tau: int = 50
+) -> np.ndarray:
     """Q (n x k) of M-S2CAG: explicit Z (dense, as the code), then the modularity orthogonal iteration."""
     P = normalized_adjacency(adj)
     Z = propagate(attribute_normalize(X), P, T, alpha)
     return modularity_subspace_iteration(Z, n_clusters, tau, gamma, seed)
 
 
-def m_s2cag(adj, X, n_clusters: int, seed: int = 0, T: int = 10, alpha: float = 0.9, gamma: float = 0.9,
-            tau: int = 50, rounding: str = "snem") -> np.ndarray:
+def m_s2cag(
+    adj,
+    X,
+    n_clusters: int,
+    seed: int = 0,
+    T: int = 10,
+    alpha: float = 0.9,
+    gamma: float = 0.9,
+    tau: int = 50,
+    rounding: str = "snem",
+) -> np.ndarray:
     """M-S2CAG labels (run.py ``--method mod``)."""
     Q = m_s2cag_embedding(adj, X, n_clusters, seed, T, alpha, gamma, tau)
     return round_embedding(Q, n_clusters, seed, rounding)

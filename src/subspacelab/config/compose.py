@@ -58,6 +58,7 @@ def _settings(cfg: DictConfig) -> dict:
     scales = paper.get("scales") or {}
     if scale not in scales:
         raise ConfigError(f"scale: paper {paper.id} has no scale {scale!r}; valid: {', '.join(scales)}")
+
     def unresolved(node):  # interpolations such as run_name: ${experiment.tag} resolve in the run's config
         return OmegaConf.to_container(node, resolve=False) if node else {}
 
@@ -127,8 +128,11 @@ class CachedComposer:
             choices = dict(cfg.hydra.runtime.choices)
             # keep only what planning reads of the contract: copies stay cheap
             p = cfg.paper
-            slim = {"id": p.id, "settings": p.get("settings"),
-                    "scales": {k: {"settings": v.get("settings")} for k, v in p.scales.items()}}
+            slim = {
+                "id": p.id,
+                "settings": p.get("settings"),
+                "scales": {k: {"settings": v.get("settings")} for k, v in p.scales.items()},
+            }
             with open_dict(cfg):
                 del cfg["hydra"]
                 cfg.paper = slim
@@ -155,6 +159,7 @@ def compose(overrides: Iterable[str] = ()) -> DictConfig:
     from hydra import compose as hydra_compose
 
     with _hydra():
+
         def _compose(ovr):
             return hydra_compose(config_name="config", overrides=list(ovr))
 

@@ -60,7 +60,9 @@ def problems(contract: dict, rules: set[str] | None = None) -> list[str]:
                 out.append(f"scales.{name}.grid[{i}]: each key needs a non-empty list of values")
     seen: set[str] = set()
     for i, claim in enumerate(contract.get("claims") or []):
-        where = f"claims[{i}]" + (f" ({claim.get('id')})" if isinstance(claim, dict) and claim.get("id") else "")
+        where = f"claims[{i}]" + (
+            f" ({claim.get('id')})" if isinstance(claim, dict) and claim.get("id") else ""
+        )
         if not isinstance(claim, dict):
             out.append(f"{where}: must be a mapping")
             continue
@@ -87,7 +89,9 @@ def problems(contract: dict, rules: set[str] | None = None) -> list[str]:
         if derive is not None and not (isinstance(derive, dict) and derive.get("rule")):
             out.append(f"{where}.derive.rule: required")
         elif derive is not None and rules is not None and derive["rule"] not in rules:
-            out.append(f"{where}.derive.rule: unknown rule {derive['rule']!r}; valid: {', '.join(sorted(rules))}")
+            out.append(
+                f"{where}.derive.rule: unknown rule {derive['rule']!r}; valid: {', '.join(sorted(rules))}"
+            )
         for s in claim.get("scales") or []:
             if s not in scales:
                 out.append(f"{where}.scales: {s!r} is not a scale of this contract")

@@ -98,11 +98,17 @@ class LlamaSchema:
         _one_of(self.mixer, {"attention", "attention_nope", "grassmann"}, "model.mixer")
         _require(self.grassmann_rank >= 2, "model.grassmann_rank", f"must be >= 2, got {self.grassmann_rank}")
         _require(all(w > 0 for w in self.grassmann_windows), "model.grassmann_windows", "offsets must be > 0")
-        _require(self.hidden_size > 0 and self.hidden_size % self.num_heads == 0, "model.hidden_size",
-                 f"must be a positive multiple of model.num_heads={self.num_heads}, got {self.hidden_size}")
+        _require(
+            self.hidden_size > 0 and self.hidden_size % self.num_heads == 0,
+            "model.hidden_size",
+            f"must be a positive multiple of model.num_heads={self.num_heads}, got {self.hidden_size}",
+        )
         _require(self.num_layers > 0, "model.num_layers", f"must be > 0, got {self.num_layers}")
-        _require(bool(self.lowrank_targets), "model.lowrank_targets", "must name the linear layers low-rank "
-                 "methods act on")
+        _require(
+            bool(self.lowrank_targets),
+            "model.lowrank_targets",
+            "must name the linear layers low-rank methods act on",
+        )
 
 
 @dataclass
@@ -120,8 +126,16 @@ class GCRResNetSchema:
         _require(self.k > 0, "model.k", f"must be > 0, got {self.k}")
         _require(self.gamma > 0, "model.gamma", f"must be > 0, got {self.gamma}")
         _require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
-        _require(self.depth >= 8 and (self.depth - 2) % 6 == 0, "model.depth", f"must be 6n + 2 >= 8, got {self.depth}")
-        _require(self.k <= 4 * self.width, "model.k", f"must be <= the feature size 4 * model.width = {4 * self.width}")
+        _require(
+            self.depth >= 8 and (self.depth - 2) % 6 == 0,
+            "model.depth",
+            f"must be 6n + 2 >= 8, got {self.depth}",
+        )
+        _require(
+            self.k <= 4 * self.width,
+            "model.k",
+            f"must be <= the feature size 4 * model.width = {4 * self.width}",
+        )
 
 
 @dataclass
@@ -137,12 +151,22 @@ class MobileNetSchema:
         _one_of(self.ulsam, {"none", "insert", "replace"}, "model.ulsam")
         _require(self.width_mult > 0, "model.width_mult", f"must be > 0, got {self.width_mult}")
         _require(self.ulsam_groups > 0, "model.ulsam_groups", f"must be > 0, got {self.ulsam_groups}")
-        _require(self.ulsam != "none" or not self.ulsam_positions, "model.ulsam_positions",
-                 "given without an ULSAM variant (model.ulsam: insert | replace)")
+        _require(
+            self.ulsam != "none" or not self.ulsam_positions,
+            "model.ulsam_positions",
+            "given without an ULSAM variant (model.ulsam: insert | replace)",
+        )
 
 
-MODEL_SCHEMAS = {"mlp": MLPSchema, "lenet": LeNetSchema, "convnet": ConvNetSchema, "llama": LlamaSchema,
-                 "gcr_resnet": GCRResNetSchema, "mobilenet_v1": MobileNetSchema, "mobilenet_v2": MobileNetSchema}
+MODEL_SCHEMAS = {
+    "mlp": MLPSchema,
+    "lenet": LeNetSchema,
+    "convnet": ConvNetSchema,
+    "llama": LlamaSchema,
+    "gcr_resnet": GCRResNetSchema,
+    "mobilenet_v1": MobileNetSchema,
+    "mobilenet_v2": MobileNetSchema,
+}
 
 
 @dataclass
@@ -193,8 +217,11 @@ class ReLoRASchema:
 
     def __post_init__(self):
         _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
-        _require(self.restart_every > self.restart_warmup_steps >= 0, "method.restart_every",
-                 "must exceed method.restart_warmup_steps (>= 0)")
+        _require(
+            self.restart_every > self.restart_warmup_steps >= 0,
+            "method.restart_every",
+            "must exceed method.restart_warmup_steps (>= 0)",
+        )
         _require(0 <= self.prune_ratio <= 1, "method.prune_ratio", "must be in [0, 1]")
 
 
@@ -212,9 +239,13 @@ class GaLoreSchema:
         _require(self.rank > 0, "method.rank", f"must be > 0, got {self.rank}")
         _require(self.update_proj_gap > 0, "method.update_proj_gap", "must be > 0")
         _one_of(self.proj_type, {"std", "reverse_std", "left", "right"}, "method.proj_type")
-        _require(not self.per_layer, "method.per_layer", "per-layer GaLore (optimizer steps inside backward) "
-                 "is not supported: it steps before DDP averages the gradients and once per micro-batch under "
-                 "gradient accumulation (GaLore #78, transformers #29588); use method.per_layer=false")
+        _require(
+            not self.per_layer,
+            "method.per_layer",
+            "per-layer GaLore (optimizer steps inside backward) "
+            "is not supported: it steps before DDP averages the gradients and once per micro-batch under "
+            "gradient accumulation (GaLore #78, transformers #29588); use method.per_layer=false",
+        )
 
 
 @dataclass
@@ -229,18 +260,32 @@ class SwitchLoRASchema:
 
     def __post_init__(self):
         _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
-        _require(self.interval >= 2 * self.adam_warm_step, "method.interval",
-                 f"must be >= 2 x method.adam_warm_step = {2 * self.adam_warm_step} (SwitchLoRA freezes one "
-                 "factor's switched vectors for adam_warm_step steps)")
+        _require(
+            self.interval >= 2 * self.adam_warm_step,
+            "method.interval",
+            f"must be >= 2 x method.adam_warm_step = {2 * self.adam_warm_step} (SwitchLoRA freezes one "
+            "factor's switched vectors for adam_warm_step steps)",
+        )
         _require(0 < self.descent_rate <= 1, "method.descent_rate", "must be in (0, 1]")
 
 
-METHOD_SCHEMAS = {"full": FullSchema, "intrinsic": IntrinsicSchema, "lora": LoRASchema, "relora": ReLoRASchema,
-                  "galore": GaLoreSchema, "switchlora": SwitchLoRASchema}
+METHOD_SCHEMAS = {
+    "full": FullSchema,
+    "intrinsic": IntrinsicSchema,
+    "lora": LoRASchema,
+    "relora": ReLoRASchema,
+    "galore": GaLoreSchema,
+    "switchlora": SwitchLoRASchema,
+}
 # Which methods and backbones each task can run.
-TASK_METHODS = {"classification": {"full", "intrinsic"}, "lm": {"full", "lora", "relora", "galore", "switchlora"}}
-TASK_ARCHS = {"classification": {"mlp", "lenet", "convnet", "gcr_resnet", "mobilenet_v1", "mobilenet_v2"},
-              "lm": {"llama"}}
+TASK_METHODS = {
+    "classification": {"full", "intrinsic"},
+    "lm": {"full", "lora", "relora", "galore", "switchlora"},
+}
+TASK_ARCHS = {
+    "classification": {"mlp", "lenet", "convnet", "gcr_resnet", "mobilenet_v1", "mobilenet_v2"},
+    "lm": {"llama"},
+}
 
 
 @dataclass
@@ -266,8 +311,11 @@ class TextDataSchema:
         from subspacelab.data.corpora import CORPORA, HF_PREFIX
 
         corpus = self.source or self.name
-        _require(corpus in CORPORA or corpus.startswith(HF_PREFIX), "data.source" if self.source else "data.name",
-                 f"{corpus!r} is not valid; valid: {', '.join(CORPORA)}, or {HF_PREFIX}<dataset>[:<config>]")
+        _require(
+            corpus in CORPORA or corpus.startswith(HF_PREFIX),
+            "data.source" if self.source else "data.name",
+            f"{corpus!r} is not valid; valid: {', '.join(CORPORA)}, or {HF_PREFIX}<dataset>[:<config>]",
+        )
         _one_of(self.tokenizer, {"bpe", "byte"}, "data.tokenizer")
         _require(self.seq_len > 0, "data.seq_len", f"must be > 0, got {self.seq_len}")
         _require(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
@@ -339,8 +387,11 @@ class LoggerSchema:
 
     def __post_init__(self):
         _one_of(self.name, {"wandb", "csv", "none"}, "logger.name")
-        _require(self.mode in (None, "online", "offline", "disabled"), "logger.mode",
-                 f"{self.mode!r} is not one of online, offline, disabled, null")
+        _require(
+            self.mode in (None, "online", "offline", "disabled"),
+            "logger.mode",
+            f"{self.mode!r} is not one of online, offline, disabled, null",
+        )
 
 
 def _check(section: DictConfig, schema: type, key: str) -> None:
@@ -370,8 +421,11 @@ def build_experiment(section: DictConfig | dict):
     c = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
     target = c.pop("_target_", None)
     c.pop("tag", None)
-    _require(isinstance(target, str) and "." in target, "experiment._target_", "must name a class, e.g. "
-             "subspacelab.papers.<id>.Experiment")
+    _require(
+        isinstance(target, str) and "." in target,
+        "experiment._target_",
+        "must name a class, e.g. subspacelab.papers.<id>.Experiment",
+    )
     module, _, name = target.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), name)
@@ -386,8 +440,11 @@ def build_experiment(section: DictConfig | dict):
 
 
 def _validate_experiment(cfg: DictConfig) -> None:
-    _require("experiment" in cfg, "experiment", "an experiment paper needs an experiment config "
-             "(defaults: - /experiment@_global_.experiment: <id>)")
+    _require(
+        "experiment" in cfg,
+        "experiment",
+        "an experiment paper needs an experiment config (defaults: - /experiment@_global_.experiment: <id>)",
+    )
     build_experiment(cfg.experiment)
 
 
@@ -414,13 +471,23 @@ def validate(cfg: DictConfig) -> None:
     _one_of(name, TASK_METHODS[task], f"method.name (a {task} run)")
     _check(cfg.method, METHOD_SCHEMAS[name], "method")
     if task == "lm":
-        _require(int(cfg.trainer.max_steps) > 0, "trainer.max_steps", "a language-model run needs a step budget "
-                 "(its schedule and SwitchLoRA's switching frequency are functions of it)")
-        _require(cfg.train.optimizer.name in ("adam", "adamw"), "train.optimizer.name",
-                 f"language-model runs train with AdamW; got {cfg.train.optimizer.name!r}")
+        _require(
+            int(cfg.trainer.max_steps) > 0,
+            "trainer.max_steps",
+            "a language-model run needs a step budget "
+            "(its schedule and SwitchLoRA's switching frequency are functions of it)",
+        )
+        _require(
+            cfg.train.optimizer.name in ("adam", "adamw"),
+            "train.optimizer.name",
+            f"language-model runs train with AdamW; got {cfg.train.optimizer.name!r}",
+        )
     elif cfg.train.optimizer.name == "grassmann_sgd":
-        _require(arch == "gcr_resnet", "train.optimizer.name", "grassmann_sgd moves GCR class subspaces; use it with "
-                 "model.arch gcr_resnet (any head)")
+        _require(
+            arch == "gcr_resnet",
+            "train.optimizer.name",
+            "grassmann_sgd moves GCR class subspaces; use it with model.arch gcr_resnet (any head)",
+        )
     _check(cfg.train, TrainSchema, "train")
     _check(cfg.trainer, TrainerSchema, "trainer")
     _check(cfg.logger, LoggerSchema, "logger")

@@ -24,8 +24,12 @@ from subspacelab.continual.coso import CoSO
 from subspacelab.lowrank.lora import LoRALinear
 
 METHODS = ("seq_ft", "lora", "galore", "fixed_subspace", "coso", "coso_gap", "joint")
-PROJECTED = {"galore": {"use_history": False}, "fixed_subspace": {"fixed_projector": True}, "coso": {},
-             "coso_gap": {}}
+PROJECTED = {
+    "galore": {"use_history": False},
+    "fixed_subspace": {"fixed_projector": True},
+    "coso": {},
+    "coso_gap": {},
+}
 
 
 class Method:
@@ -67,8 +71,9 @@ class LoRA(Method):
         net.proj = LoRALinear(net.proj, r=self.cfg.lora_rank, alpha=self.cfg.lora_alpha, generator=gen)
 
     def optimizer(self, net):
-        return torch.optim.AdamW([net.proj.lora_A, net.proj.lora_B], lr=self.cfg.lr, eps=self.cfg.eps,
-                                 weight_decay=0.0)
+        return torch.optim.AdamW(
+            [net.proj.lora_A, net.proj.lora_B], lr=self.cfg.lr, eps=self.cfg.eps, weight_decay=0.0
+        )
 
 
 class Projected(Method):
@@ -80,9 +85,17 @@ class Projected(Method):
     def optimizer(self, net):
         if self._opt is None:  # one optimizer for the whole stream: it carries the history
             gap = self.cfg.ablation_update_gap if self.name == "coso_gap" else self.cfg.update_gap
-            self._opt = CoSO([net.proj.weight], lr=self.cfg.lr, eps=self.cfg.eps, proj_rank=self.cfg.proj_rank,
-                             sketch_rank=self.cfg.sketch_rank, update_gap=gap,
-                             threshold=self.cfg.threshold, db_decay=self.cfg.db_decay, **PROJECTED[self.name])
+            self._opt = CoSO(
+                [net.proj.weight],
+                lr=self.cfg.lr,
+                eps=self.cfg.eps,
+                proj_rank=self.cfg.proj_rank,
+                sketch_rank=self.cfg.sketch_rank,
+                update_gap=gap,
+                threshold=self.cfg.threshold,
+                db_decay=self.cfg.db_decay,
+                **PROJECTED[self.name],
+            )
         return self._opt
 
     def end_task(self, net, opt):

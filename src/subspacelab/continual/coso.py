@@ -36,7 +36,7 @@ def _shrink(s: torch.Tensor, ell: int) -> torch.Tensor:
     """FD shrink: σ_i' = √max(σ_i² − σ_{ℓ+1}², 0) for i ≤ ℓ (σ_{ℓ+1} = 0 when there are ≤ ℓ values)."""
     head = s[:ell]
     delta = s[ell] ** 2 if s.numel() > ell else s.new_zeros(())
-    return torch.sqrt(torch.clamp(head ** 2 - delta, min=0.0))
+    return torch.sqrt(torch.clamp(head**2 - delta, min=0.0))
 
 
 class FrequentDirections:
@@ -93,17 +93,38 @@ class CoSO(torch.optim.Optimizer):
     history (a baseline); ``fixed_projector=True`` keeps the first projector of a task for the whole task while the
     sketch and history work as in CoSO (a GPM/InfLoRA-like fixed orthogonal subspace; a baseline)."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-6, weight_decay: float = 0.0, proj_rank: int = 8, sketch_rank: int = 32,
-                 update_gap: int = 1, threshold: float = 0.98, db_decay: float = 1.0, use_history: bool = True,
-                 fixed_projector: bool = False):
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        proj_rank: int = 8,
+        sketch_rank: int = 32,
+        update_gap: int = 1,
+        threshold: float = 0.98,
+        db_decay: float = 1.0,
+        use_history: bool = True,
+        fixed_projector: bool = False,
+    ):
         if proj_rank < 1 or sketch_rank < 1 or update_gap < 1:
             raise ValueError("proj_rank, sketch_rank, update_gap: must be >= 1")
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold: in (0, 1]")
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, proj_rank=proj_rank,
-                        sketch_rank=sketch_rank, update_gap=update_gap, threshold=threshold, db_decay=db_decay,
-                        use_history=use_history, fixed_projector=fixed_projector)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            proj_rank=proj_rank,
+            sketch_rank=sketch_rank,
+            update_gap=update_gap,
+            threshold=threshold,
+            db_decay=db_decay,
+            use_history=use_history,
+            fixed_projector=fixed_projector,
+        )
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
@@ -146,7 +167,11 @@ class CoSO(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 st = self._state(p)
-                G = orthogonalise(p.grad.float(), st["history"].float()) if group["use_history"] else p.grad.float()
+                G = (
+                    orthogonalise(p.grad.float(), st["history"].float())
+                    if group["use_history"]
+                    else p.grad.float()
+                )
                 step = int(st["step"]) if "step" in st else 0
                 refresh = "P" not in st or (step % group["update_gap"] == 0)
                 if refresh:
@@ -170,7 +195,7 @@ class CoSO(torch.optim.Optimizer):
                 m, v = st["exp_avg"], st["exp_avg_sq"]
                 m.mul_(beta1).add_(R, alpha=1 - beta1)
                 v.mul_(beta2).addcmul_(R, R, value=1 - beta2)
-                step_size = group["lr"] * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+                step_size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
                 update = P @ (m / (v.sqrt() + group["eps"]))
                 p.add_(update.to(p.dtype), alpha=-step_size)
                 if group["weight_decay"] > 0:

@@ -47,17 +47,19 @@ class ContinualNet(nn.Module):
         return [self.heads[k](h) for k in heads]
 
 
-def pretrain(net: ContinualNet, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch: int,
-             seed: int) -> list[float]:
+def pretrain(
+    net: ContinualNet, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch: int, seed: int
+) -> list[float]:
     """Supervised pre-training of features + proj + pretrain_head (Adam); returns the mean loss per epoch."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam([*net.features.parameters(), *net.proj.parameters(), *net.pretrain_head.parameters()],
-                           lr=lr)
+    opt = torch.optim.Adam(
+        [*net.features.parameters(), *net.proj.parameters(), *net.pretrain_head.parameters()], lr=lr
+    )
     log = []
     for _ in range(epochs):
         perm, tot = torch.randperm(len(x), generator=gen), []
         for i in range(0, len(x) - batch + 1, batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             loss = F.cross_entropy(net.pretrain_head(net.hidden(net.features(x[idx]))), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -107,18 +109,33 @@ def setup(cfg, seed: int) -> Setup:
 
     for ds in {cfg.dataset, cfg.pretrain_dataset}:
         prepare_dataset(ds, cfg.data_root)
-    data = {"train": load_split(cfg.dataset, cfg.data_root, True),
-            "test": load_split(cfg.dataset, cfg.data_root, False)}
-    tasks = make_stream(cfg.stream, data, cfg.n_tasks, trial_seed(seed, "stream", cfg.tag),
-                        n_train=cfg.n_train, n_test=cfg.n_test)
+    data = {
+        "train": load_split(cfg.dataset, cfg.data_root, True),
+        "test": load_split(cfg.dataset, cfg.data_root, False),
+    }
+    tasks = make_stream(
+        cfg.stream,
+        data,
+        cfg.n_tasks,
+        trial_seed(seed, "stream", cfg.tag),
+        n_train=cfg.n_train,
+        n_test=cfg.n_test,
+    )
     xp, yp = load_split(cfg.pretrain_dataset, cfg.data_root, True)
     gen = torch.Generator().manual_seed(trial_seed(seed, "pretrain-subset"))
     keep = torch.randperm(len(yp), generator=gen)[: cfg.n_pretrain]
     torch.manual_seed(trial_seed(seed, "init"))
     net = ContinualNet(xp[0].numel(), cfg.hidden)
     t0 = time.perf_counter()
-    log = pretrain(net, xp[keep].reshape(len(keep), -1).float() / 255.0, yp[keep], cfg.pretrain_epochs,
-                   cfg.pretrain_lr, cfg.pretrain_batch, trial_seed(seed, "pretrain"))
+    log = pretrain(
+        net,
+        xp[keep].reshape(len(keep), -1).float() / 255.0,
+        yp[keep],
+        cfg.pretrain_epochs,
+        cfg.pretrain_lr,
+        cfg.pretrain_batch,
+        trial_seed(seed, "pretrain"),
+    )
     return Setup(tasks, net, log, time.perf_counter() - t0)
 
 
@@ -149,8 +166,9 @@ def new_head(net: ContinualNet, n_classes: int, seed: int) -> nn.Linear:
 
 
 @torch.no_grad()
-def evaluate(net: ContinualNet, feats_test: list[torch.Tensor], tasks, upto: int, protocol: str, method=None
-             ) -> list[float]:
+def evaluate(
+    net: ContinualNet, feats_test: list[torch.Tensor], tasks, upto: int, protocol: str, method=None
+) -> list[float]:
     """Accuracy on tasks 0..upto after training task ``upto`` under ``protocol``."""
     offs = head_offsets(tasks)
     out = []
@@ -173,7 +191,7 @@ def batches(n: int, batch: int, steps: int, gen: torch.Generator):
     while done < steps:
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n - batch + 1, batch):
-            yield perm[i:i + batch]
+            yield perm[i : i + batch]
             done += 1
             if done == steps:
                 return
@@ -219,17 +237,30 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
         info = method.end_task(net, opt)
         for p in protocols:
             R[p][t][: t + 1] = evaluate(net, fte, tasks, t, p, method)
-        log.append({"task": t, "loss": float(loss.detach()), **info, **{f"acc_{p}": R[p][t][: t + 1] for p in protocols}})
-    return {"R": R, "metrics": {p: metrics.summary(R[p]) for p in protocols}, "log": log,
-            "history_leak": leak, "seconds": time.perf_counter() - t0}
+        log.append(
+            {
+                "task": t,
+                "loss": float(loss.detach()),
+                **info,
+                **{f"acc_{p}": R[p][t][: t + 1] for p in protocols},
+            }
+        )
+    return {
+        "R": R,
+        "metrics": {p: metrics.summary(R[p]) for p in protocols},
+        "log": log,
+        "history_leak": leak,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
     heads = [new_head(net, t.n_classes, seed * 1000 + k) for k, t in enumerate(tasks)]
     params = [net.proj.weight]
     opt = torch.optim.AdamW(params, lr=cfg.lr, eps=cfg.eps, weight_decay=0.0)
-    head_opt = torch.optim.AdamW([q for h in heads for q in h.parameters()], lr=cfg.fc_lr, eps=cfg.eps,
-                                 weight_decay=0.0)
+    head_opt = torch.optim.AdamW(
+        [q for h in heads for q in h.parameters()], lr=cfg.fc_lr, eps=cfg.eps, weight_decay=0.0
+    )
     X = torch.cat(ftr)
     Y = torch.cat([t.y_train for t in tasks])
     K = torch.cat([torch.full((len(t.y_train),), k) for k, t in enumerate(tasks)])
@@ -249,7 +280,14 @@ def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
     T = len(tasks)
     for p in protocols:
         R[p][T - 1] = evaluate(net, fte, tasks, T - 1, p)
-    m = {p: {"final_acc": sum(R[p][T - 1]) / T, "forgetting": None, "bwt": None, "learning_acc": None,
-             "acc_curve": None}
-         for p in protocols}
+    m = {
+        p: {
+            "final_acc": sum(R[p][T - 1]) / T,
+            "forgetting": None,
+            "bwt": None,
+            "learning_acc": None,
+            "acc_curve": None,
+        }
+        for p in protocols
+    }
     return {"R": R, "metrics": m, "log": [], "history_leak": [], "seconds": time.perf_counter() - t0}

@@ -34,7 +34,7 @@ def average_forgetting(R) -> float:
     T = len(R)
     if T < 2:
         return 0.0
-    return float(np.mean([np.max(R[j:T - 1, j]) - R[T - 1, j] for j in range(T - 1)]))
+    return float(np.mean([np.max(R[j : T - 1, j]) - R[T - 1, j] for j in range(T - 1)]))
 
 
 def backward_transfer(R) -> float:
@@ -51,5 +51,10 @@ def learning_accuracy(R) -> float:
 
 
 def summary(R) -> dict:
-    return {"final_acc": final_average_accuracy(R), "forgetting": average_forgetting(R),
-            "bwt": backward_transfer(R), "learning_acc": learning_accuracy(R), "acc_curve": average_accuracy_curve(R)}
+    return {
+        "final_acc": final_average_accuracy(R),
+        "forgetting": average_forgetting(R),
+        "bwt": backward_transfer(R),
+        "learning_acc": learning_accuracy(R),
+        "acc_curve": average_accuracy_curve(R),
+    }

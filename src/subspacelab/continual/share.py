@@ -55,8 +55,9 @@ def project(basis: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     return basis.T @ X
 
 
-def init_from_adapters(factors: list[torch.Tensor], k_max: int, ev: float = 1.0, center: bool = False
-                       ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def init_from_adapters(
+    factors: list[torch.Tensor], k_max: int, ev: float = 1.0, center: bool = False
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Phase 1 for one side: basis from the SVD of the stacked factors [X_1 … X_t], and each factor's
     coefficients. Returns (basis, [E_1, …, E_t])."""
     basis = shared_basis(torch.cat(factors, 1), k_max, ev, center)
@@ -74,16 +75,32 @@ class ShareLayer(nn.Module):
     ``forward`` applies the *active* task's adapter: the current (training) task with its temporary factors, or an
     old task rebuilt from the bases and its coefficients (``set_task``)."""
 
-    def __init__(self, base: nn.Linear, p: int, k_max: int, phi: int, alpha: float | None = None, ev: float = 1.0,
-                 center: bool = False):
+    def __init__(
+        self,
+        base: nn.Linear,
+        p: int,
+        k_max: int,
+        phi: int,
+        alpha: float | None = None,
+        ev: float = 1.0,
+        center: bool = False,
+    ):
         super().__init__()
         self.in_features, self.out_features = base.in_features, base.out_features
-        self.p, self.k_max, self.phi, self.ev, self.center = int(p), int(k_max), int(phi), float(ev), bool(center)
+        self.p, self.k_max, self.phi, self.ev, self.center = (
+            int(p),
+            int(k_max),
+            int(phi),
+            float(ev),
+            bool(center),
+        )
         if not 1 <= self.p <= min(self.in_features, self.out_features) or self.phi < 1 or self.k_max < 1:
             raise ValueError("p in 1..min(m, n); phi, k_max >= 1")
         self.scaling = float(alpha if alpha is not None else p) / self.p
         self.weight = nn.Parameter(base.weight.detach().clone(), requires_grad=False)
-        self.bias = None if base.bias is None else nn.Parameter(base.bias.detach().clone(), requires_grad=False)
+        self.bias = (
+            None if base.bias is None else nn.Parameter(base.bias.detach().clone(), requires_grad=False)
+        )
         dt = self.weight.dtype
         self.register_buffer("beta", torch.zeros(self.out_features, 0, dtype=dt))  # output-side basis
         self.register_buffer("alpha_basis", torch.zeros(self.in_features, 0, dtype=dt))  # input-side basis
@@ -109,25 +126,29 @@ class ShareLayer(nn.Module):
 
         if kB == 0:  # the first task: a plain rank-p LoRA (B = U^B, A = U^A, V = I fixed), PEFT init
             eye = torch.eye(p, dtype=dt)
-            self.cur = nn.ParameterDict({
-                "EB": nn.Parameter(torch.zeros(0, p, dtype=dt), requires_grad=False),
-                "EA": nn.Parameter(torch.zeros(kA, p, dtype=dt), requires_grad=False),
-                "UB": nn.Parameter(torch.zeros(m, p, dtype=dt)),
-                "VB": nn.Parameter(eye.clone(), requires_grad=False),
-                "UA": uni((n, p), 1.0 / math.sqrt(n)),
-                "VA": nn.Parameter(eye.clone(), requires_grad=False),
-            })
+            self.cur = nn.ParameterDict(
+                {
+                    "EB": nn.Parameter(torch.zeros(0, p, dtype=dt), requires_grad=False),
+                    "EA": nn.Parameter(torch.zeros(kA, p, dtype=dt), requires_grad=False),
+                    "UB": nn.Parameter(torch.zeros(m, p, dtype=dt)),
+                    "VB": nn.Parameter(eye.clone(), requires_grad=False),
+                    "UA": uni((n, p), 1.0 / math.sqrt(n)),
+                    "VA": nn.Parameter(eye.clone(), requires_grad=False),
+                }
+            )
             self.active = None
             return [self.cur["UB"], self.cur["UA"]]
         phi = self.phi
-        self.cur = nn.ParameterDict({
-            "EB": nn.Parameter(torch.zeros(kB, p, dtype=dt)),
-            "EA": uni((kA, p), 1.0 / math.sqrt(max(kA, 1))),
-            "UB": uni((m, phi), 1.0 / math.sqrt(m)),
-            "VB": nn.Parameter(torch.zeros(phi, p, dtype=dt)),
-            "UA": uni((n, phi), 1.0 / math.sqrt(n)),
-            "VA": uni((phi, p), 1.0 / math.sqrt(phi)),
-        })
+        self.cur = nn.ParameterDict(
+            {
+                "EB": nn.Parameter(torch.zeros(kB, p, dtype=dt)),
+                "EA": uni((kA, p), 1.0 / math.sqrt(max(kA, 1))),
+                "UB": uni((m, phi), 1.0 / math.sqrt(m)),
+                "VB": nn.Parameter(torch.zeros(phi, p, dtype=dt)),
+                "UA": uni((n, phi), 1.0 / math.sqrt(n)),
+                "VA": uni((phi, p), 1.0 / math.sqrt(phi)),
+            }
+        )
         self.active = None
         return list(self.cur.values())
 
@@ -166,17 +187,29 @@ class ShareLayer(nn.Module):
         self.alpha_basis, cA = init_from_adapters([*oldA, newA], self.k_max, self.ev, self.center)
         self.coef_B, self.coef_A = cB, cA
         self.cur, self.active = None, None
-        drift = [float((self.delta(j) - d).norm() / d.norm().clamp_min(1e-30)) for j, d in enumerate(old_delta)]
-        new_err = float((self.delta(len(cB) - 1) - self.scaling * newB @ newA.T).norm()
-                        / (self.scaling * newB @ newA.T).norm().clamp_min(1e-30))
-        return {"k_B": int(self.beta.shape[1]), "k_A": int(self.alpha_basis.shape[1]), "old_task_drift": drift,
-                "new_task_error": new_err}
+        drift = [
+            float((self.delta(j) - d).norm() / d.norm().clamp_min(1e-30)) for j, d in enumerate(old_delta)
+        ]
+        new_err = float(
+            (self.delta(len(cB) - 1) - self.scaling * newB @ newA.T).norm()
+            / (self.scaling * newB @ newA.T).norm().clamp_min(1e-30)
+        )
+        return {
+            "k_B": int(self.beta.shape[1]),
+            "k_A": int(self.alpha_basis.shape[1]),
+            "old_task_drift": drift,
+            "new_task_error": new_err,
+        }
 
     # ------------------------------------------------------------------ accounting
     def stored_parameters(self) -> int:
         """Exact count of what Share keeps after merging: both bases + every task's coefficients."""
-        return int(self.beta.numel() + self.alpha_basis.numel()
-                   + sum(E.numel() for E in self.coef_B) + sum(E.numel() for E in self.coef_A))
+        return int(
+            self.beta.numel()
+            + self.alpha_basis.numel()
+            + sum(E.numel() for E in self.coef_B)
+            + sum(E.numel() for E in self.coef_A)
+        )
 
     def trainable_parameters(self) -> int:
         return 0 if self.cur is None else int(sum(p.numel() for p in self.cur.values() if p.requires_grad))

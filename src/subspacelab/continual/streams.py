@@ -60,12 +60,19 @@ def class_groups(n_classes: int, n_tasks: int, order: list[int] | None = None) -
     if n_tasks < 1 or n_classes % n_tasks:
         raise ValueError(f"{n_classes} classes do not split into {n_tasks} equal tasks")
     k = n_classes // n_tasks
-    return [order[i * k:(i + 1) * k] for i in range(n_tasks)]
+    return [order[i * k : (i + 1) * k] for i in range(n_tasks)]
 
 
-def make_stream(kind: str, data: dict, n_tasks: int, seed: int, n_train: int | None = None,
-                n_test: int | None = None, class_order: list[int] | None = None,
-                identity_first: bool = True) -> list[Task]:
+def make_stream(
+    kind: str,
+    data: dict,
+    n_tasks: int,
+    seed: int,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    class_order: list[int] | None = None,
+    identity_first: bool = True,
+) -> list[Task]:
     """``data``: {"train": (x uint8 (N,1,28,28), y), "test": (x, y)}. ``n_train``/``n_test``: examples per task."""
     if kind not in KINDS:
         raise ValueError(f"stream kind: one of {KINDS}, got {kind!r}")
@@ -78,16 +85,26 @@ def make_stream(kind: str, data: dict, n_tasks: int, seed: int, n_train: int | N
     if kind == "split":
         for t, classes in enumerate(class_groups(n_labels, n_tasks, class_order)):
             i_tr, i_te = _subset(ytr, classes, n_train, gen), _subset(yte, classes, n_test, gen)
-            tasks.append(Task(t, classes, xtr[i_tr], _local(ytr[i_tr], classes), xte[i_te],
-                              _local(yte[i_te], classes)))
+            tasks.append(
+                Task(t, classes, xtr[i_tr], _local(ytr[i_tr], classes), xte[i_te], _local(yte[i_te], classes))
+            )
     else:
         classes = list(range(n_labels))
         d = xtr.shape[1]
         for t in range(n_tasks):
             perm = torch.arange(d) if (t == 0 and identity_first) else torch.randperm(d, generator=gen)
             i_tr, i_te = _subset(ytr, classes, n_train, gen), _subset(yte, classes, n_test, gen)
-            tasks.append(Task(t, classes, xtr[i_tr][:, perm], ytr[i_tr].clone(), xte[i_te][:, perm],
-                              yte[i_te].clone(), permutation=perm))
+            tasks.append(
+                Task(
+                    t,
+                    classes,
+                    xtr[i_tr][:, perm],
+                    ytr[i_tr].clone(),
+                    xte[i_te][:, perm],
+                    yte[i_te].clone(),
+                    permutation=perm,
+                )
+            )
     return tasks
 
 

@@ -25,7 +25,9 @@ def mirror_root(configured: str | os.PathLike | None = None) -> Path | None:
         if candidate:
             path = Path(candidate).expanduser()
             if not path.is_dir():
-                raise DataUnavailableError(f"data mirror {path} (from {ENV_VAR} or data.mirror) is not a folder")
+                raise DataUnavailableError(
+                    f"data mirror {path} (from {ENV_VAR} or data.mirror) is not a folder"
+                )
             return path.resolve()
     return DEFAULT_MIRROR.resolve() if DEFAULT_MIRROR.is_dir() else None
 

@@ -43,19 +43,77 @@ SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2d
 # The python_stdlib corpus: these module sources of the running interpreter, in this order, each
 # preceded by the line ``STDLIB_SEPARATOR.format(path)``. Pinned so the corpus only changes with Python.
 STDLIB_FILES = (
-    "__future__.py", "_collections_abc.py", "abc.py", "argparse.py", "ast.py",
-    "asyncio/base_events.py", "asyncio/events.py", "asyncio/futures.py", "asyncio/locks.py",
-    "asyncio/queues.py", "asyncio/tasks.py", "base64.py", "bisect.py", "calendar.py",
-    "collections/__init__.py", "concurrent/futures/_base.py", "concurrent/futures/thread.py",
-    "configparser.py", "contextlib.py", "copy.py", "csv.py", "dataclasses.py", "datetime.py", "difflib.py",
-    "dis.py", "email/message.py", "email/utils.py", "enum.py", "fractions.py", "functools.py", "gettext.py",
-    "glob.py", "gzip.py", "heapq.py", "http/client.py", "http/server.py", "inspect.py", "ipaddress.py",
-    "json/__init__.py", "json/decoder.py", "json/encoder.py", "logging/__init__.py", "logging/handlers.py",
-    "pathlib.py", "pickle.py", "pprint.py", "queue.py", "random.py", "re/__init__.py", "re/_compiler.py",
-    "re/_parser.py", "shlex.py", "shutil.py", "statistics.py", "string.py", "subprocess.py", "tarfile.py",
-    "tempfile.py", "textwrap.py", "threading.py", "tokenize.py", "traceback.py", "typing.py",
-    "unittest/case.py", "unittest/mock.py", "urllib/parse.py", "urllib/request.py", "uuid.py",
-    "warnings.py", "weakref.py", "zipfile.py",
+    "__future__.py",
+    "_collections_abc.py",
+    "abc.py",
+    "argparse.py",
+    "ast.py",
+    "asyncio/base_events.py",
+    "asyncio/events.py",
+    "asyncio/futures.py",
+    "asyncio/locks.py",
+    "asyncio/queues.py",
+    "asyncio/tasks.py",
+    "base64.py",
+    "bisect.py",
+    "calendar.py",
+    "collections/__init__.py",
+    "concurrent/futures/_base.py",
+    "concurrent/futures/thread.py",
+    "configparser.py",
+    "contextlib.py",
+    "copy.py",
+    "csv.py",
+    "dataclasses.py",
+    "datetime.py",
+    "difflib.py",
+    "dis.py",
+    "email/message.py",
+    "email/utils.py",
+    "enum.py",
+    "fractions.py",
+    "functools.py",
+    "gettext.py",
+    "glob.py",
+    "gzip.py",
+    "heapq.py",
+    "http/client.py",
+    "http/server.py",
+    "inspect.py",
+    "ipaddress.py",
+    "json/__init__.py",
+    "json/decoder.py",
+    "json/encoder.py",
+    "logging/__init__.py",
+    "logging/handlers.py",
+    "pathlib.py",
+    "pickle.py",
+    "pprint.py",
+    "queue.py",
+    "random.py",
+    "re/__init__.py",
+    "re/_compiler.py",
+    "re/_parser.py",
+    "shlex.py",
+    "shutil.py",
+    "statistics.py",
+    "string.py",
+    "subprocess.py",
+    "tarfile.py",
+    "tempfile.py",
+    "textwrap.py",
+    "threading.py",
+    "tokenize.py",
+    "traceback.py",
+    "typing.py",
+    "unittest/case.py",
+    "unittest/mock.py",
+    "urllib/parse.py",
+    "urllib/request.py",
+    "uuid.py",
+    "warnings.py",
+    "weakref.py",
+    "zipfile.py",
 )
 STDLIB_SEPARATOR = "# ===== {} =====\n"
 
@@ -137,8 +195,11 @@ def _hf_text(name: str, root: Path) -> str:
         rows: list[str] = []
         for split in ("train", "validation"):
             part = ds[split]
-            column = "text" if "text" in part.column_names else next(
-                c for c, f in part.features.items() if getattr(f, "dtype", None) == "string")
+            column = (
+                "text"
+                if "text" in part.column_names
+                else next(c for c, f in part.features.items() if getattr(f, "dtype", None) == "string")
+            )
             rows.extend(part[column])
     except Exception as err:  # noqa: BLE001 - offline, unknown name, no text column: all mean no data
         raise DataUnavailableError(
@@ -149,7 +210,9 @@ def _hf_text(name: str, root: Path) -> str:
     return "".join(r if r.endswith("\n") else r + "\n" for r in rows)
 
 
-def load_corpus(name: str, root: str | Path = "data/raw", mirror: str | Path | None = None) -> tuple[str, dict]:
+def load_corpus(
+    name: str, root: str | Path = "data/raw", mirror: str | Path | None = None
+) -> tuple[str, dict]:
     """The corpus ``name`` as one string, and its provenance (name, source, sha256 of the UTF-8 text, n_chars).
 
     ``fetched_from`` says where this machine got it; the other keys identify *what* it is.
@@ -166,7 +229,7 @@ def load_corpus(name: str, root: str | Path = "data/raw", mirror: str | Path | N
         extra = {"python": sys.version.split()[0], "files": list(STDLIB_FILES)}
     else:
         text, fetched = _hf_text(name, root), "huggingface"
-        source = f"huggingface datasets {name[len(HF_PREFIX):]} (train + validation)"
+        source = f"huggingface datasets {name[len(HF_PREFIX) :]} (train + validation)"
         extra = {}
     prov = {"name": name, "source": source, "sha256": _sha256(text.encode("utf-8")), "n_chars": len(text)}
     return text, {**prov, **extra, "fetched_from": fetched}
@@ -285,7 +348,9 @@ def load_tokenizer(kind: str, path: str | Path | None = None) -> ByteTokenizer |
     raise ValueError(f"unknown tokenizer {kind!r}; valid: {', '.join(TOKENIZERS)}")
 
 
-def tokenizer_path(corpus: str, kind: str, vocab_size: int, root: str | Path, val_fraction: float = 0.1) -> Path:
+def tokenizer_path(
+    corpus: str, kind: str, vocab_size: int, root: str | Path, val_fraction: float = 0.1
+) -> Path:
     """``root/tokenizers/<corpus>-<kind><vocab>.json`` (``-val<f>`` appended when f != 0.1)."""
     suffix = "" if val_fraction == 0.1 else f"-val{val_fraction:g}"
     return Path(root) / "tokenizers" / f"{_slug(corpus)}-{kind}{vocab_size}{suffix}.json"
@@ -341,8 +406,10 @@ def encode_corpus(
     if isinstance(tokenizer, ByteTokenizer):
         ids = torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).to(torch.int32)
     else:
-        ids = torch.tensor(list(itertools.chain.from_iterable(tokenizer.encode_batch(list(_pieces(text))))),
-                           dtype=torch.int32)
+        ids = torch.tensor(
+            list(itertools.chain.from_iterable(tokenizer.encode_batch(list(_pieces(text))))),
+            dtype=torch.int32,
+        )
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
@@ -352,7 +419,12 @@ def encode_corpus(
 
 
 def _prepare(
-    name: str, root: str | Path, mirror: str | Path | None, tokenizer: str, vocab_size: int, val_fraction: float
+    name: str,
+    root: str | Path,
+    mirror: str | Path | None,
+    tokenizer: str,
+    vocab_size: int,
+    val_fraction: float,
 ) -> tuple[dict, ByteTokenizer | BPETokenizer, torch.Tensor, torch.Tensor]:
     root = Path(root)
     text, prov = load_corpus(name, root, mirror)
@@ -392,7 +464,9 @@ def prepare_corpus(
     prov = _prepare(name, root, mirror, tokenizer, vocab_size, val_fraction)[0]
     out = tokenizer_path(name, tokenizer, vocab_size if tokenizer == "bpe" else 256, root, val_fraction)
     identity = {k: v for k, v in prov.items() if k != "fetched_from"}
-    _write_atomic(out.with_suffix(".provenance.json"), (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode())
+    _write_atomic(
+        out.with_suffix(".provenance.json"), (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode()
+    )
     return prov
 
 
@@ -483,12 +557,24 @@ class LMDataModule(L.LightningDataModule):
         return self.batch_size * self.seq_len
 
     def _prepare(self):
-        return _prepare(self.name, self.root, self.mirror, self.tokenizer_kind, self.requested_vocab_size,
-                        self.val_fraction)
+        return _prepare(
+            self.name,
+            self.root,
+            self.mirror,
+            self.tokenizer_kind,
+            self.requested_vocab_size,
+            self.val_fraction,
+        )
 
     def prepare_data(self) -> None:
-        prepare_corpus(self.name, self.root, self.mirror, self.tokenizer_kind, self.requested_vocab_size,
-                       self.val_fraction)
+        prepare_corpus(
+            self.name,
+            self.root,
+            self.mirror,
+            self.tokenizer_kind,
+            self.requested_vocab_size,
+            self.val_fraction,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if hasattr(self, "train_set"):

@@ -102,8 +102,10 @@ def _prepare_cifar10(root: Path, mirror: Path | None) -> dict:
             names = sorted(n for n in zf.namelist() if n.startswith(f"{split}/") and n.endswith(".jpg"))
             x = np.stack([np.asarray(Image.open(zf.open(n)).convert("RGB")) for n in names])
             y = np.array([CIFAR10_CLASSES.index(n.split("/")[1]) for n in names])
-            torch.save({"x": torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), "y": torch.from_numpy(y)},
-                       out / f"{split}.pt")
+            torch.save(
+                {"x": torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), "y": torch.from_numpy(y)},
+                out / f"{split}.pt",
+            )
     return {"source": "mirror", "exact": False, "note": STANDIN_NOTE}
 
 
@@ -120,7 +122,9 @@ def prepare_dataset(name: str, root: str | Path = "data/raw", mirror: str | Path
     if not (prov_file.is_file() and source_file.is_file() and _present(name, root)):
         root.mkdir(parents=True, exist_ok=True)
         mirror_dir = mirror_root(mirror)
-        got = _prepare_cifar10(root, mirror_dir) if name == "cifar10" else _prepare_idx(name, root, mirror_dir)
+        got = (
+            _prepare_cifar10(root, mirror_dir) if name == "cifar10" else _prepare_idx(name, root, mirror_dir)
+        )
         identity = {"dataset": name, "exact": got["exact"], "note": got.get("note", "")}
         identity["files"] = _checksums(name, got["exact"])
         prov_file.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
@@ -131,8 +135,13 @@ def prepare_dataset(name: str, root: str | Path = "data/raw", mirror: str | Path
 def _checksums(name: str, exact: bool) -> dict:
     """The checksums the real loader verifies (torchvision's MD5s) or, for the stand-in, its name."""
     if name == "cifar10":
-        return {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"} if exact else {
-            "cifar10_jpeg_q75_LOSSY.zip": "sha256:f7625fc6a42ead0a462a6e36eb4b53cc89da86f36a0e011313c8c9a582622870"}
+        return (
+            {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"}
+            if exact
+            else {
+                "cifar10_jpeg_q75_LOSSY.zip": "sha256:f7625fc6a42ead0a462a6e36eb4b53cc89da86f36a0e011313c8c9a582622870"
+            }
+        )
     return {Path(f).name: md5 for f, md5 in _torchvision_idx(name).resources}
 
 
@@ -165,7 +174,11 @@ def check_classes(classes, info: DatasetInfo) -> list[int] | None:
     if classes is None:
         return None
     classes = [int(c) for c in classes]
-    if not classes or len(set(classes)) != len(classes) or not all(0 <= c < info.num_classes for c in classes):
+    if (
+        not classes
+        or len(set(classes)) != len(classes)
+        or not all(0 <= c < info.num_classes for c in classes)
+    ):
         raise ValueError(f"data.classes must be distinct labels in 0..{info.num_classes - 1}, got {classes}")
     return classes
 
@@ -174,7 +187,9 @@ def num_classes(info: DatasetInfo, classes: list[int] | None) -> int:
     return info.num_classes if classes is None else len(classes)
 
 
-def select_classes(x: torch.Tensor, y: torch.Tensor, classes: list[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
+def select_classes(
+    x: torch.Tensor, y: torch.Tensor, classes: list[int] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The images of ``classes`` (in their original order), relabelled by position in ``classes``."""
     if classes is None:
         return x, y
@@ -200,8 +215,12 @@ class ImageBatches(torch.utils.data.Dataset):
 class ShuffledBatches(Sampler[list[int]]):
     """Batches of a seeded per-epoch shuffle, sharded over ranks; resumable via ``set_epoch``."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0, shuffle=True):
-        self.inner = DistributedSampler(range(n), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+    def __init__(
+        self, n: int, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0, shuffle=True
+    ):
+        self.inner = DistributedSampler(
+            range(n), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed
+        )
         self.batch_size = batch_size
 
     def set_epoch(self, epoch: int) -> None:

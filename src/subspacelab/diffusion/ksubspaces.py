@@ -48,9 +48,13 @@ def _span(X: Tensor, idx, d: int, rng: np.random.Generator) -> Tensor:
     return orthonormalize(cols)[:, :d].contiguous()
 
 
-def _init_bases(X: Tensor, dims: Sequence[int], rng: np.random.Generator, mode: str = "points") -> list[Tensor]:
+def _init_bases(
+    X: Tensor, dims: Sequence[int], rng: np.random.Generator, mode: str = "points"
+) -> list[Tensor]:
     if mode == "points":
-        return [_span(X, rng.choice(X.shape[0], size=min(d, X.shape[0]), replace=False), d, rng) for d in dims]
+        return [
+            _span(X, rng.choice(X.shape[0], size=min(d, X.shape[0]), replace=False), d, rng) for d in dims
+        ]
     unit = X / X.norm(dim=1, keepdim=True).clamp_min(1e-300)
     cos = (unit @ unit.T).abs()
     seeds = rng.choice(X.shape[0], size=len(dims), replace=len(dims) > X.shape[0])
@@ -62,8 +66,15 @@ def _init_bases(X: Tensor, dims: Sequence[int], rng: np.random.Generator, mode: 
     return out
 
 
-def ksubspaces(X: Tensor, dims: Sequence[int], restarts: int = 10, max_iter: int = 100, seed: int = 0,
-               init: Sequence[Tensor] | None = None, init_mode: str = "mixed") -> KSubspacesResult:
+def ksubspaces(
+    X: Tensor,
+    dims: Sequence[int],
+    restarts: int = 10,
+    max_iter: int = 100,
+    seed: int = 0,
+    init: Sequence[Tensor] | None = None,
+    init_mode: str = "mixed",
+) -> KSubspacesResult:
     """K-subspaces on the rows of X with subspace dimensions ``dims`` (see module doc). ``init``: start
     bases for one extra run (e.g. another method's solution, to test that it is a fixed point)."""
     X = X.to(DTYPE)
@@ -80,7 +91,11 @@ def ksubspaces(X: Tensor, dims: Sequence[int], restarts: int = 10, max_iter: int
     modes = [init_mode] * restarts if init_mode != "mixed" else ["points", "neighbours"] * restarts
     starts += modes[:restarts]
     for start in starts:
-        bases = [orthonormalize(B) for B in start] if not isinstance(start, str) else _init_bases(X, dims, rng, start)
+        bases = (
+            [orthonormalize(B) for B in start]
+            if not isinstance(start, str)
+            else _init_bases(X, dims, rng, start)
+        )
         labels, iterations = None, 0
         while iterations < max_iter:
             iterations += 1
@@ -92,5 +107,7 @@ def ksubspaces(X: Tensor, dims: Sequence[int], restarts: int = 10, max_iter: int
         obj = float(energies(X, bases).max(dim=1).values.sum())
         labels = energies(X, bases).argmax(dim=1)
         if best is None or obj > best.objective + 1e-12 * max(1.0, total):
-            best = KSubspacesResult(bases, labels, obj, obj / total if total > 0 else 1.0, iterations, len(starts))
+            best = KSubspacesResult(
+                bases, labels, obj, obj / total if total > 0 else 1.0, iterations, len(starts)
+            )
     return best

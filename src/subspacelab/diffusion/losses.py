@@ -114,7 +114,9 @@ def dsm_loss(score: Callable[[Tensor, Tensor, Tensor], Tensor], b: NoisyBatch) -
 
 
 @torch.no_grad()
-def replica_losses(denoiser: Denoiser, x0: Tensor, levels: NoiseLevels, seed: int, draws: int = 4096) -> Tensor:
+def replica_losses(
+    denoiser: Denoiser, x0: Tensor, levels: NoiseLevels, seed: int, draws: int = 4096
+) -> Tensor:
     """Each replica's (weighted) denoising loss on one fixed set of ``draws`` noisy copies of the training
     set (common random numbers: replicas are compared on the same noise). (R,) or 0-d."""
     gen = torch.Generator().manual_seed(int(seed))

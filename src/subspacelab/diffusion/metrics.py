@@ -54,8 +54,9 @@ def coverage_error(samples: Tensor, bases: Sequence[Tensor]) -> float:
     return float(np.mean(errs))
 
 
-def generation_report(samples: Tensor, train: Tensor, bases: Sequence[Tensor], ratio: float = 1 / 3,
-                      on_union_tol: float = 0.1) -> dict:
+def generation_report(
+    samples: Tensor, train: Tensor, bases: Sequence[Tensor], ratio: float = 1 / 3, on_union_tol: float = 0.1
+) -> dict:
     """Scalar summary of generated samples (see module doc)."""
     samples = samples.to(DTYPE)
     finite = torch.isfinite(samples).all(dim=1)
@@ -100,7 +101,9 @@ def numerical_rank(J: Tensor, energy: float = 0.99) -> int:
     return int((acc >= energy * acc[-1]).nonzero()[0, 0]) + 1
 
 
-def sliced_wasserstein(X: Tensor, Y: Tensor, projections: int = 256, seed: int = 0, quantiles: int = 200) -> float:
+def sliced_wasserstein(
+    X: Tensor, Y: Tensor, projections: int = 256, seed: int = 0, quantiles: int = 200
+) -> float:
     """Sliced 2-Wasserstein distance between the empirical distributions of the rows of X and Y:
     sqrt(E_θ W2²(θᵀX, θᵀY)) over ``projections`` directions θ uniform on the sphere, each 1-D W2² from
     ``quantiles`` matched quantiles (so X and Y may have different sizes)."""
@@ -125,4 +128,3 @@ def frechet_distance(A: Tensor, B: Tensor) -> float:
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     lam = np.clip(np.linalg.eigvals(ca @ cb).real, 0.0, None)
     return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(lam).sum())
-

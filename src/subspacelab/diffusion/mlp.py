@@ -18,8 +18,16 @@ from torch import Tensor, nn
 
 
 class MLPDenoiser(nn.Module):
-    def __init__(self, ambient: int, width: int = 128, depth: int = 3, n_freq: int = 16, sigma_data: float = 0.5,
-                 seed: int = 0, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        ambient: int,
+        width: int = 128,
+        depth: int = 3,
+        n_freq: int = 16,
+        sigma_data: float = 0.5,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         if width < 1 or depth < 1 or n_freq < 1 or sigma_data <= 0:
             raise ValueError("MLPDenoiser: width, depth, n_freq >= 1 and sigma_data > 0")

@@ -35,7 +35,9 @@ from subspacelab.diffusion.stiefel import orthonormality_error, project_to_tange
 from subspacelab.numerics.union_of_subspaces import haar_orthogonal
 
 
-def latent_terms(x: Tensor, s, gamma, A: Tensor, m: Tensor, V: Tensor, log_weights: Tensor) -> tuple[Tensor, Tensor]:
+def latent_terms(
+    x: Tensor, s, gamma, A: Tensor, m: Tensor, V: Tensor, log_weights: Tensor
+) -> tuple[Tensor, Tensor]:
     """The MoLR-MoG's component terms at time (s, γ), computed in each subspace's latent coordinates.
 
     A (K, D, d) orthonormal bases, m (K, L, d) latent means, V (K, L, d, r) latent factors, log_weights (K, L).
@@ -72,14 +74,32 @@ class MoLRMoGDenoiser(nn.Module):
     ``latent_factors`` (K, L, d, r), ``logits`` (K, L) (log π_k π_{l|k} up to a constant).
     """
 
-    def __init__(self, ambient: int, K: int, dim: int, modes: int, rank: int | None = None, seed: int = 0,
-                 learn_bases: bool = True, bases: Tensor | None = None, dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        ambient: int,
+        K: int,
+        dim: int,
+        modes: int,
+        rank: int | None = None,
+        seed: int = 0,
+        learn_bases: bool = True,
+        bases: Tensor | None = None,
+        dtype: torch.dtype = torch.float64,
+    ):
         super().__init__()
         rank = dim if rank is None else int(rank)
         if min(ambient, K, dim, modes, rank) < 1 or dim > ambient or rank > dim:
-            raise ValueError(f"MoLRMoGDenoiser: need 1 <= rank <= dim <= ambient and K, modes >= 1; got "
-                             f"ambient={ambient}, K={K}, dim={dim}, modes={modes}, rank={rank}")
-        self.ambient, self.K, self.dim, self.modes, self.rank = int(ambient), int(K), int(dim), int(modes), rank
+            raise ValueError(
+                f"MoLRMoGDenoiser: need 1 <= rank <= dim <= ambient and K, modes >= 1; got "
+                f"ambient={ambient}, K={K}, dim={dim}, modes={modes}, rank={rank}"
+            )
+        self.ambient, self.K, self.dim, self.modes, self.rank = (
+            int(ambient),
+            int(K),
+            int(dim),
+            int(modes),
+            rank,
+        )
         rng = np.random.default_rng([int(seed), 5])
         if bases is None:
             bases = torch.stack([haar_orthogonal(ambient, dim, rng) for _ in range(K)])
@@ -101,7 +121,9 @@ class MoLRMoGDenoiser(nn.Module):
         """Means (C, D), factors (C, D, r) and log-weights (C,) of the C = K·L components in R^D
         (index c = k·L + l)."""
         means = torch.einsum("kDd,kld->klD", self.A, self.latent_means).reshape(-1, self.ambient)
-        factors = torch.einsum("kDd,kldr->klDr", self.A, self.latent_factors).reshape(-1, self.ambient, self.rank)
+        factors = torch.einsum("kDd,kldr->klDr", self.A, self.latent_factors).reshape(
+            -1, self.ambient, self.rank
+        )
         return means, factors, self.log_weights().reshape(-1)
 
     def log_weights(self) -> Tensor:
@@ -109,8 +131,15 @@ class MoLRMoGDenoiser(nn.Module):
         return torch.log_softmax(self.logits.reshape(-1), 0).reshape(self.K, self.modes)
 
     def _terms(self, x: Tensor, s, gamma) -> tuple[Tensor, Tensor]:
-        return latent_terms(x.to(self.latent_means.dtype), s, gamma, self.A, self.latent_means,
-                            self.latent_factors, self.log_weights())
+        return latent_terms(
+            x.to(self.latent_means.dtype),
+            s,
+            gamma,
+            self.A,
+            self.latent_means,
+            self.latent_factors,
+            self.log_weights(),
+        )
 
     def forward(self, x: Tensor, s, gamma) -> Tensor:
         logp, post = self._terms(x, s, gamma)
@@ -145,15 +174,27 @@ class MoLRMoGDenoiser(nn.Module):
         """The fitted distribution as a closed-form mixture (its posterior mean is this module's output)."""
         means, factors, logw = self.components()
         C = means.shape[0]
-        return LowRankGaussianMixture(means=[means[c].double() for c in range(C)],
-                                      factors=[factors[c].double() for c in range(C)],
-                                      log_weights=logw.double(), groups=[c // self.modes for c in range(C)])
+        return LowRankGaussianMixture(
+            means=[means[c].double() for c in range(C)],
+            factors=[factors[c].double() for c in range(C)],
+            log_weights=logw.double(),
+            groups=[c // self.modes for c in range(C)],
+        )
 
     @torch.no_grad()
-    def set_parameters(self, bases: Tensor | None = None, latent_means: Tensor | None = None,
-                       latent_factors: Tensor | None = None, logits: Tensor | None = None) -> MoLRMoGDenoiser:
-        for name, value in (("A", bases), ("latent_means", latent_means), ("latent_factors", latent_factors),
-                            ("logits", logits)):
+    def set_parameters(
+        self,
+        bases: Tensor | None = None,
+        latent_means: Tensor | None = None,
+        latent_factors: Tensor | None = None,
+        logits: Tensor | None = None,
+    ) -> MoLRMoGDenoiser:
+        for name, value in (
+            ("A", bases),
+            ("latent_means", latent_means),
+            ("latent_factors", latent_factors),
+            ("logits", logits),
+        ):
             if value is not None:
                 target = getattr(self, name)
                 target.copy_(torch.as_tensor(value, dtype=target.dtype).reshape(target.shape))
@@ -176,7 +217,9 @@ def subset(X: Tensor, max_points: int | None, seed: int) -> Tensor:
     return X[torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(int(seed)))[:max_points]]
 
 
-def subspace_start(X: Tensor, K: int, d: int, seed: int, restarts: int = 64, max_points: int | None = 1000) -> Tensor:
+def subspace_start(
+    X: Tensor, K: int, d: int, seed: int, restarts: int = 64, max_points: int | None = 1000
+) -> Tensor:
     """K-subspaces (random-point starts, ``restarts`` of them) on at most ``max_points`` samples: (K, D, d)
     bases for ``warm_start``. K-subspaces' cost grows with N and a start needs no more points."""
     ks = ksubspaces(subset(X, max_points, seed), [d] * K, restarts=restarts, seed=seed, init_mode="points")
@@ -184,15 +227,20 @@ def subspace_start(X: Tensor, K: int, d: int, seed: int, restarts: int = 64, max
 
 
 @torch.no_grad()
-def warm_start(model: MoLRMoGDenoiser, X: Tensor, seed: int, bases: Tensor | None = None,
-               max_points: int | None = 1000) -> float:
+def warm_start(
+    model: MoLRMoGDenoiser, X: Tensor, seed: int, bases: Tensor | None = None, max_points: int | None = 1000
+) -> float:
     """Clustering start for ``model`` from training samples X (N, D) (module doc), on at most ``max_points`` of
     them. The bases: ``bases`` if given, else the model's own when they are fixed, else ``subspace_start``.
     Samples go to the subspace that captures most of their energy. Returns the fraction of the samples' energy
     the bases capture (1 on noise-free data when they span the true union; less at a local optimum)."""
     X = subset(X, max_points, seed)
     if bases is None:
-        bases = model.A.detach().double() if not model.learns_bases else subspace_start(X, model.K, model.dim, seed)
+        bases = (
+            model.A.detach().double()
+            if not model.learns_bases
+            else subspace_start(X, model.K, model.dim, seed)
+        )
     bases = bases.to(torch.float64)
     labels = torch.einsum("nD,kDd->nkd", X, bases).pow(2).sum(-1).argmax(1)
     K, L, d = model.K, model.modes, model.dim
@@ -212,7 +260,12 @@ def warm_start(model: MoLRMoGDenoiser, X: Tensor, seed: int, bases: Tensor | Non
         count += Z.numel()
     std = math.sqrt(sq / count) if count and sq > 0 else 1.0
     factors = std * torch.eye(d, model.rank, dtype=torch.float64).expand(K, L, d, model.rank)
-    model.set_parameters(bases=bases if model.learns_bases else None, latent_means=means, latent_factors=factors, logits=torch.zeros(K, L))
+    model.set_parameters(
+        bases=bases if model.learns_bases else None,
+        latent_means=means,
+        latent_factors=factors,
+        logits=torch.zeros(K, L),
+    )
     total = float((X**2).sum())
     return captured / total if total > 0 else 1.0
 

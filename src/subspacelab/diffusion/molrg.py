@@ -64,15 +64,18 @@ def component_terms(x: Tensor, s, gamma, mean: Tensor, factor: Tensor) -> tuple[
         FTr = r @ factor  # (B, r)
         sol = torch.cholesky_solve(FTr.unsqueeze(-1), L).squeeze(-1)  # A⁻¹ Fᵀ r
         sinv_r = (r - s**2 * (sol @ factor.T)) / g2
-        logdet = (n - rank) * torch.log(g2).reshape(-1) + 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        logdet = (n - rank) * torch.log(g2).reshape(-1) + 2 * torch.log(
+            torch.diagonal(L, dim1=-2, dim2=-1)
+        ).sum(-1)
         post = mean + s * (sol @ factor.T)
     quad = (r * sinv_r).sum(-1)
     logp = -0.5 * (n * LOG_2PI + logdet + quad)
     return logp.expand(x.shape[0]), -sinv_r, post
 
 
-def mixture_terms(x: Tensor, s, gamma, means: Sequence[Tensor], factors: Sequence[Tensor],
-                  log_weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def mixture_terms(
+    x: Tensor, s, gamma, means: Sequence[Tensor], factors: Sequence[Tensor], log_weights: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """log π_c + log N_c(x) (B, C), component scores (B, C, n), component posterior means (B, C, n)."""
     logps, scores, posts = [], [], []
     for mu, F in zip(means, factors, strict=True):
@@ -111,22 +114,37 @@ class LowRankGaussianMixture:
 
     # --- constructors -----------------------------------------------------------------------------
     @classmethod
-    def molrg(cls, bases: Sequence[Tensor], weights: Sequence[float] | None = None,
-              scales: Sequence[float] | None = None) -> LowRankGaussianMixture:
+    def molrg(
+        cls,
+        bases: Sequence[Tensor],
+        weights: Sequence[float] | None = None,
+        scales: Sequence[float] | None = None,
+    ) -> LowRankGaussianMixture:
         """MoLRG: component k is N(0, c_k² U_kU_kᵀ) (c_k = 1 by default), weight π_k (uniform by default)."""
         K = len(bases)
-        w = (torch.full((K,), 1.0 / K, dtype=torch.float64) if weights is None
-             else torch.as_tensor(weights, dtype=torch.float64))
+        w = (
+            torch.full((K,), 1.0 / K, dtype=torch.float64)
+            if weights is None
+            else torch.as_tensor(weights, dtype=torch.float64)
+        )
         c = [1.0] * K if scales is None else [float(v) for v in scales]
         n = bases[0].shape[0]
-        return cls(means=[torch.zeros(n, dtype=torch.float64) for _ in bases],
-                   factors=[ck * U.to(torch.float64) for ck, U in zip(c, bases, strict=True)],
-                   log_weights=torch.log(w), groups=list(range(K)))
+        return cls(
+            means=[torch.zeros(n, dtype=torch.float64) for _ in bases],
+            factors=[ck * U.to(torch.float64) for ck, U in zip(c, bases, strict=True)],
+            log_weights=torch.log(w),
+            groups=list(range(K)),
+        )
 
     @classmethod
-    def molr_mog(cls, bases: Sequence[Tensor], latent_means: Sequence[Tensor],
-                 latent_factors: Sequence[Sequence[Tensor]], latent_weights: Sequence[Tensor],
-                 weights: Sequence[float] | None = None) -> LowRankGaussianMixture:
+    def molr_mog(
+        cls,
+        bases: Sequence[Tensor],
+        latent_means: Sequence[Tensor],
+        latent_factors: Sequence[Sequence[Tensor]],
+        latent_weights: Sequence[Tensor],
+        weights: Sequence[float] | None = None,
+    ) -> LowRankGaussianMixture:
         """Mixture of low-rank mixtures of Gaussians: x = A_k z, z ~ Σ_l π_kl N(m_kl, V_klV_klᵀ) (d_k-dim latent).
         ``latent_means[k]``: (L_k, d_k); ``latent_factors[k][l]``: (d_k, r_kl); ``latent_weights[k]``: (L_k,)."""
         K = len(bases)
@@ -145,8 +163,14 @@ class LowRankGaussianMixture:
 
     # --- closed forms ---------------------------------------------------------------------------------
     def _terms(self, x: Tensor, s, gamma):
-        return mixture_terms(x, s, gamma, [m.to(x.dtype) for m in self.means],
-                             [F.to(x.dtype) for F in self.factors], self.log_weights)
+        return mixture_terms(
+            x,
+            s,
+            gamma,
+            [m.to(x.dtype) for m in self.means],
+            [F.to(x.dtype) for F in self.factors],
+            self.log_weights,
+        )
 
     def log_prob(self, x: Tensor, s=1.0, gamma=0.0) -> Tensor:
         """log p_t(x) (B,); needs γ > 0 (at γ = 0 the density is singular off the subspaces)."""
@@ -205,18 +229,30 @@ class LowRankMoLRGDenoiser(nn.Module):
     forward pass then returns (R, B, n). ``keep(r)`` reduces the module to copy r.
     """
 
-    def __init__(self, ambient: int, dims: Sequence[int], seed: int = 0, dtype: torch.dtype = torch.float64,
-                 init: Sequence[Tensor] | None = None, replicas: int = 1):
+    def __init__(
+        self,
+        ambient: int,
+        dims: Sequence[int],
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        init: Sequence[Tensor] | None = None,
+        replicas: int = 1,
+    ):
         super().__init__()
         self.ambient, self.dims = int(ambient), [int(d) for d in dims]
         if replicas < 1:
             raise ValueError("replicas: must be >= 1")
         rng = np.random.default_rng([int(seed), 2])
         if init is not None:
-            bases = [B.detach().to(torch.float64).reshape(-1, self.ambient, d).expand(replicas, -1, -1)
-                     for B, d in zip(init, self.dims, strict=True)]
+            bases = [
+                B.detach().to(torch.float64).reshape(-1, self.ambient, d).expand(replicas, -1, -1)
+                for B, d in zip(init, self.dims, strict=True)
+            ]
         else:  # Haar-random starts, independent per replica
-            bases = [torch.stack([haar_orthogonal(self.ambient, d, rng) for _ in range(replicas)]) for d in self.dims]
+            bases = [
+                torch.stack([haar_orthogonal(self.ambient, d, rng) for _ in range(replicas)])
+                for d in self.dims
+            ]
         self.U = nn.ParameterList([nn.Parameter(B.clone().to(dtype)) for B in bases])  # each (R, n, d_k)
         self.register_buffer("log_pi", torch.full((len(self.dims),), -math.log(len(self.dims)), dtype=dtype))
 

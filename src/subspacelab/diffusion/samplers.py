@@ -23,19 +23,34 @@ def _check(schedule: Schedule, steps: int, t_min: float, t_max: float) -> None:
     if steps < 1 or not 0 <= t_min < t_max:
         raise ValueError(f"sampler: need steps >= 1 and 0 <= t_min < t_max, got {steps}, {t_min}, {t_max}")
     if float(schedule.gamma(t_min)) <= 0:
-        raise ValueError(f"sampler: the noise level at t_min={t_min} must be > 0 (the denoiser is undefined at γ=0)")
+        raise ValueError(
+            f"sampler: the noise level at t_min={t_min} must be > 0 (the denoiser is undefined at γ=0)"
+        )
 
 
-def initial_noise(shape: tuple[int, int], schedule: Schedule, t_max: float, gen: torch.Generator,
-                  data_var: float = 0.0, dtype: torch.dtype = torch.float64) -> Tensor:
+def initial_noise(
+    shape: tuple[int, int],
+    schedule: Schedule,
+    t_max: float,
+    gen: torch.Generator,
+    data_var: float = 0.0,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
     s, g = float(schedule.s(t_max)), float(schedule.gamma(t_max))
     std = (s * s * data_var + g * g) ** 0.5
     return std * torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
 
 
 @torch.no_grad()
-def ddpm_sample(denoiser: Denoiser, schedule: Schedule, x: Tensor, gen: torch.Generator, steps: int = 200,
-                t_min: float = 0.01, t_max: float = 1.0) -> Tensor:
+def ddpm_sample(
+    denoiser: Denoiser,
+    schedule: Schedule,
+    x: Tensor,
+    gen: torch.Generator,
+    steps: int = 200,
+    t_min: float = 0.01,
+    t_max: float = 1.0,
+) -> Tensor:
     """Ancestral sampling from x = x_{t_max} along ``steps`` equal steps in t down to t_min, then D."""
     _check(schedule, steps, t_min, t_max)
     ts = torch.linspace(t_max, t_min, steps + 1, dtype=torch.float64)
@@ -71,8 +86,16 @@ def _ode_drift(denoiser: Denoiser, schedule: Schedule, x: Tensor, t: Tensor) -> 
 
 
 @torch.no_grad()
-def pf_ode_sample(denoiser: Denoiser, schedule: Schedule, x: Tensor, steps: int = 40, t_min: float = 0.01,
-                  t_max: float = 1.0, rho: float = 7.0, heun: bool = True) -> Tensor:
+def pf_ode_sample(
+    denoiser: Denoiser,
+    schedule: Schedule,
+    x: Tensor,
+    steps: int = 40,
+    t_min: float = 0.01,
+    t_max: float = 1.0,
+    rho: float = 7.0,
+    heun: bool = True,
+) -> Tensor:
     """Deterministic sampling: integrate the probability-flow ODE from x = x_{t_max} to t_min, then D."""
     _check(schedule, steps, t_min, t_max)
     ts = edm_time_grid(schedule, steps, t_min, t_max, rho)
@@ -90,9 +113,19 @@ def pf_ode_sample(denoiser: Denoiser, schedule: Schedule, x: Tensor, steps: int 
 SAMPLERS = {"ddpm": ddpm_sample, "ode": pf_ode_sample}
 
 
-def sample(kind: str, denoiser: Denoiser, schedule: Schedule, m: int, ambient: int, seed: int, steps: int,
-           t_min: float = 0.01, t_max: float = 1.0, data_var: float = 0.0,
-           dtype: torch.dtype = torch.float64) -> Tensor:
+def sample(
+    kind: str,
+    denoiser: Denoiser,
+    schedule: Schedule,
+    m: int,
+    ambient: int,
+    seed: int,
+    steps: int,
+    t_min: float = 0.01,
+    t_max: float = 1.0,
+    data_var: float = 0.0,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
     """m samples from ``kind`` in {"ddpm", "ode"} starting from seeded noise."""
     if kind not in SAMPLERS:
         raise ValueError(f"sampler: one of {sorted(SAMPLERS)}, got {kind!r}")

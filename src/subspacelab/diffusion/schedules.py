@@ -66,8 +66,10 @@ class VPSchedule(Schedule):
 
     def __post_init__(self):
         if not 0 <= self.beta_min <= self.beta_max or self.beta_max <= 0:
-            raise ValueError(f"VP schedule: need 0 <= beta_min <= beta_max, beta_max > 0; got "
-                             f"{self.beta_min}, {self.beta_max}")
+            raise ValueError(
+                f"VP schedule: need 0 <= beta_min <= beta_max, beta_max > 0; got "
+                f"{self.beta_min}, {self.beta_max}"
+            )
 
     def B(self, t) -> Tensor:
         t = _t(t)
@@ -108,7 +110,9 @@ class VESchedule(Schedule):
 
     def __post_init__(self):
         if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(f"VE schedule: need 0 < sigma_min < sigma_max; got {self.sigma_min}, {self.sigma_max}")
+            raise ValueError(
+                f"VE schedule: need 0 < sigma_min < sigma_max; got {self.sigma_min}, {self.sigma_max}"
+            )
 
     @property
     def _log_ratio(self) -> float:

@@ -34,4 +34,6 @@ def qr_retract_(U: Tensor) -> None:
 @torch.no_grad()
 def orthonormality_error(U: Tensor) -> float:
     """max |UᵀU − I| over the stack."""
-    return float((U.transpose(-1, -2) @ U - torch.eye(U.shape[-1], dtype=U.dtype, device=U.device)).abs().max())
+    return float(
+        (U.transpose(-1, -2) @ U - torch.eye(U.shape[-1], dtype=U.dtype, device=U.device)).abs().max()
+    )

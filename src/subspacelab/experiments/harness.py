@@ -46,12 +46,22 @@ def success_curve(xs: Sequence[float], successes: Sequence[int], trials: Sequenc
     out = []
     for x, k, n in sorted(zip(xs, successes, trials, strict=True)):
         lo, hi = wilson_interval(int(k), int(n))
-        out.append({"x": float(x), "successes": int(k), "trials": int(n), "rate": k / n if n else float("nan"),
-                    "ci_low": lo, "ci_high": hi})
+        out.append(
+            {
+                "x": float(x),
+                "successes": int(k),
+                "trials": int(n),
+                "rate": k / n if n else float("nan"),
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     return out
 
 
-def transition_point(xs: Sequence[float], rates: Sequence[float], level: float = 0.5, log_x: bool = True) -> float | None:
+def transition_point(
+    xs: Sequence[float], rates: Sequence[float], level: float = 0.5, log_x: bool = True
+) -> float | None:
     """Where a success curve first crosses ``level`` (linear interpolation, in log x by default).
     None when it never does; the first x when it starts above."""
     pts = sorted(zip(xs, rates, strict=True))

@@ -46,6 +46,12 @@ class RankAgreement(L.Callback):
         if trainer.world_size < 2:
             return
         tensors = [*pl_module.parameters(), *pl_module.buffers()]
-        flat = torch.cat([t.detach().double().flatten() for t in tensors if t.is_floating_point() or t.dtype == torch.int64])
+        flat = torch.cat(
+            [
+                t.detach().double().flatten()
+                for t in tensors
+                if t.is_floating_point() or t.dtype == torch.int64
+            ]
+        )
         gathered = trainer.strategy.all_gather(flat.contiguous())  # (world, n)
         self.max_abs_diff = float((gathered - gathered[0]).abs().max())

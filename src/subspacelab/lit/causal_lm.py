@@ -96,13 +96,16 @@ class CausalLMModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
-        self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val,
-                            gradient_clip_algorithm=gradient_clip_algorithm)
+        self.clip_gradients(
+            optimizer, gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm
+        )
         self.recipe.before_step(int(self.global_step), optimizer)
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
-        self.recipe.after_step(int(self.global_step) + 1, optimizer)  # global_step counts this step after the hook
+        self.recipe.after_step(
+            int(self.global_step) + 1, optimizer
+        )  # global_step counts this step after the hook
 
     def on_train_start(self):
         from torch.nn.parallel import DistributedDataParallel

@@ -22,11 +22,19 @@ from subspacelab.diffusion.losses import NoiseLevels, denoising_loss, noisy_batc
 
 
 class DenoisingModule(L.LightningModule):
-    def __init__(self, denoiser: nn.Module, levels: NoiseLevels, lr: float = 1e-2, steps: int = 1000, seed: int = 0):
+    def __init__(
+        self, denoiser: nn.Module, levels: NoiseLevels, lr: float = 1e-2, steps: int = 1000, seed: int = 0
+    ):
         super().__init__()
         if lr <= 0 or steps < 1:
             raise ValueError("DenoisingModule: need lr > 0 and steps >= 1")
-        self.denoiser, self.levels, self.lr, self.steps, self.seed = denoiser, levels, float(lr), int(steps), int(seed)
+        self.denoiser, self.levels, self.lr, self.steps, self.seed = (
+            denoiser,
+            levels,
+            float(lr),
+            int(steps),
+            int(seed),
+        )
         self._gen: torch.Generator | None = None
 
     def on_train_start(self) -> None:
@@ -54,17 +62,38 @@ class DenoisingModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-def fit_denoiser(denoiser: nn.Module, X: Tensor, levels: NoiseLevels, steps: int, lr: float = 1e-2,
-                 batch: int = 256, seed: int = 0, callbacks=(), **trainer_kwargs) -> L.Trainer:
+def fit_denoiser(
+    denoiser: nn.Module,
+    X: Tensor,
+    levels: NoiseLevels,
+    steps: int,
+    lr: float = 1e-2,
+    batch: int = 256,
+    seed: int = 0,
+    callbacks=(),
+    **trainer_kwargs,
+) -> L.Trainer:
     """Train ``denoiser`` on the rows of X for ``steps`` optimiser steps (minibatches reshuffled every epoch;
     under DDP each rank gets its shard). ``trainer_kwargs`` go to ``L.Trainer`` (accelerator, devices,
     strategy, ...)."""
     dtype = next(denoiser.parameters()).dtype
     data = torch.utils.data.TensorDataset(X.to(dtype))
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, drop_last=X.shape[0] >= batch,
-                                         generator=torch.Generator().manual_seed(seed))
-    opts = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_checkpointing": False,
-            "enable_progress_bar": False, "enable_model_summary": False, **trainer_kwargs}
+    loader = torch.utils.data.DataLoader(
+        data,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=X.shape[0] >= batch,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    opts = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        **trainer_kwargs,
+    }
     trainer = L.Trainer(max_steps=steps, callbacks=list(callbacks), **opts)
     trainer.fit(DenoisingModule(denoiser, levels, lr, steps, seed), train_dataloaders=loader)
     return trainer

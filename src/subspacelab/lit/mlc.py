@@ -22,9 +22,18 @@ STAGES = ("tcr", "mlc")
 
 
 class MLCModule(L.LightningModule):
-    def __init__(self, net: M.MLCNet, stage: str = "mlc", lr_backbone: float = 1e-4, lr_heads: float = 1e-3,
-                 eps2: float = 0.5, eta: float = 0.175, sinkhorn_iters: int = 10, tcr_lambda: float = 100.0,
-                 seed: int = 0):
+    def __init__(
+        self,
+        net: M.MLCNet,
+        stage: str = "mlc",
+        lr_backbone: float = 1e-4,
+        lr_heads: float = 1e-3,
+        eps2: float = 0.5,
+        eta: float = 0.175,
+        sinkhorn_iters: int = 10,
+        tcr_lambda: float = 100.0,
+        seed: int = 0,
+    ):
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"MLCModule: stage one of {STAGES}, got {stage!r}")
@@ -32,8 +41,12 @@ class MLCModule(L.LightningModule):
             raise ValueError("MLCModule: need lr_heads, eps2, eta > 0, lr_backbone >= 0, sinkhorn_iters >= 1")
         self.net, self.stage = net, stage
         self.lr_backbone, self.lr_heads = float(lr_backbone), float(lr_heads)
-        self.eps2, self.eta, self.sinkhorn_iters, self.tcr_lambda = float(eps2), float(eta), int(sinkhorn_iters), \
-            float(tcr_lambda)
+        self.eps2, self.eta, self.sinkhorn_iters, self.tcr_lambda = (
+            float(eps2),
+            float(eta),
+            int(sinkhorn_iters),
+            float(tcr_lambda),
+        )
         self.seed = int(seed)
         self._gen: torch.Generator | None = None
 
@@ -65,16 +78,37 @@ class MLCModule(L.LightningModule):
         return torch.optim.Adam(groups)
 
 
-def fit_mlc(net: M.MLCNet, X: Tensor, steps: int, stage: str = "mlc", batch: int = 512, seed: int = 0,
-            callbacks=(), module_kwargs: dict | None = None, **trainer_kwargs) -> L.Trainer:
+def fit_mlc(
+    net: M.MLCNet,
+    X: Tensor,
+    steps: int,
+    stage: str = "mlc",
+    batch: int = 512,
+    seed: int = 0,
+    callbacks=(),
+    module_kwargs: dict | None = None,
+    **trainer_kwargs,
+) -> L.Trainer:
     """Train ``net`` on the images X (N, C, H, W in [0, 1]) for ``steps`` optimiser steps (minibatches reshuffled
     every epoch; under DDP each rank gets its shard). ``module_kwargs`` go to ``MLCModule``, ``trainer_kwargs`` to
     ``L.Trainer`` (accelerator, devices, strategy, ...)."""
     data = torch.utils.data.TensorDataset(X)
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, drop_last=X.shape[0] >= batch,
-                                         generator=torch.Generator().manual_seed(seed))
-    opts = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_checkpointing": False,
-            "enable_progress_bar": False, "enable_model_summary": False, **trainer_kwargs}
+    loader = torch.utils.data.DataLoader(
+        data,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=X.shape[0] >= batch,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    opts = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        **trainer_kwargs,
+    }
     trainer = L.Trainer(max_steps=steps, callbacks=list(callbacks), **opts)
     trainer.fit(MLCModule(net, stage, seed=seed, **(module_kwargs or {})), train_dataloaders=loader)
     return trainer

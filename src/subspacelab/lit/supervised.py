@@ -31,8 +31,12 @@ def kernel_l2(params: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(p.pow(2).sum() for p in params.values() if p.dim() > 1)
 
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW,
-              "grassmann_sgd": GrassmannSGD}
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "adamw": torch.optim.AdamW,
+    "grassmann_sgd": GrassmannSGD,
+}
 
 
 def build_optimizer(params, name: str = "adam", lr: float = 1e-3, **kw) -> torch.optim.Optimizer:
@@ -51,8 +55,14 @@ def build_optimizer(params, name: str = "adam", lr: float = 1e-3, **kw) -> torch
 
 
 class SupervisedModule(L.LightningModule):
-    def __init__(self, net: nn.Module, num_classes: int, optimizer: dict | None = None, l2: float = 0.0,
-                 schedule: dict | None = None):
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: dict | None = None,
+        l2: float = 0.0,
+        schedule: dict | None = None,
+    ):
         super().__init__()
         self.net = net
         self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-3})
@@ -92,7 +102,10 @@ class SupervisedModule(L.LightningModule):
 
     def configure_optimizers(self):
         if self.optimizer_cfg.get("name") == "grassmann_sgd":
-            params = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in gcr_param_groups(self.net)]
+            params = [
+                {**g, "params": [p for p in g["params"] if p.requires_grad]}
+                for g in gcr_param_groups(self.net)
+            ]
         else:
             params = [p for p in self.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, **self.optimizer_cfg)
@@ -101,5 +114,6 @@ class SupervisedModule(L.LightningModule):
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: cosine_with_min_lr(step, total, warmup, floor))
+            optimizer, lambda step: cosine_with_min_lr(step, total, warmup, floor)
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -34,8 +34,14 @@ def switchlora_init_bounds(in_features: int, out_features: int, rank: int) -> tu
 class LoRALinear(nn.Module):
     """A frozen linear map plus a trained low-rank correction ``scaling * B @ A``."""
 
-    def __init__(self, base: nn.Linear, r: int, alpha: float | None = None, init: str = "peft",
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        base: nn.Linear,
+        r: int,
+        alpha: float | None = None,
+        init: str = "peft",
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         if not 0 < r <= min(base.in_features, base.out_features):
             raise ValueError(f"LoRA rank r={r} must be in 1..{min(base.in_features, base.out_features)}")
@@ -43,7 +49,9 @@ class LoRALinear(nn.Module):
         self.alpha = float(alpha if alpha is not None else r)
         self.scaling = self.alpha / self.r
         self.weight = nn.Parameter(base.weight.detach().clone(), requires_grad=False)
-        self.bias = None if base.bias is None else nn.Parameter(base.bias.detach().clone(), requires_grad=False)
+        self.bias = (
+            None if base.bias is None else nn.Parameter(base.bias.detach().clone(), requires_grad=False)
+        )
         dev, dt = self.weight.device, self.weight.dtype
         self.lora_A = nn.Parameter(torch.empty(self.r, self.in_features, device=dev, dtype=dt))
         self.lora_B = nn.Parameter(torch.empty(self.out_features, self.r, device=dev, dtype=dt))
@@ -78,7 +86,9 @@ class LoRALinear(nn.Module):
         self.weight += self.delta()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias) + self.scaling * F.linear(F.linear(x, self.lora_A), self.lora_B)
+        return F.linear(x, self.weight, self.bias) + self.scaling * F.linear(
+            F.linear(x, self.lora_A), self.lora_B
+        )
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, r={self.r}, scaling={self.scaling:g}"
@@ -86,16 +96,26 @@ class LoRALinear(nn.Module):
 
 def target_linears(model: nn.Module, targets: Sequence[str]) -> list[tuple[str, nn.Linear]]:
     """The ``nn.Linear`` modules whose qualified name ends with one of ``targets`` (peft's rule)."""
-    found = [(name, m) for name, m in model.named_modules()
-             if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)]
+    found = [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)
+    ]
     if not found:
         raise ValueError(f"no nn.Linear matches target modules {list(targets)}")
     return found
 
 
-def inject_lora(model: nn.Module, targets: Sequence[str], r: int, alpha: float | None = None,
-                init: str = "peft", seed: int = 0, layer_cls: type[LoRALinear] = LoRALinear,
-                **layer_kw) -> list[str]:
+def inject_lora(
+    model: nn.Module,
+    targets: Sequence[str],
+    r: int,
+    alpha: float | None = None,
+    init: str = "peft",
+    seed: int = 0,
+    layer_cls: type[LoRALinear] = LoRALinear,
+    **layer_kw,
+) -> list[str]:
     """Replace each target linear of ``model`` by ``layer_cls`` in place, freeze W; returns the names.
     Every layer draws A, B from one generator seeded with ``seed`` (a run's LoRA init is reproducible)."""
     gen = torch.Generator().manual_seed(int(seed))

@@ -36,7 +36,9 @@ def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
     for state in optimizer.state.values():
         for v in state.values():
             add(v)
-            for attr in vars(v).values() if hasattr(v, "__dict__") and not isinstance(v, torch.Tensor) else ():
+            for attr in (
+                vars(v).values() if hasattr(v, "__dict__") and not isinstance(v, torch.Tensor) else ()
+            ):
                 add(attr)
     return total
 

@@ -31,22 +31,40 @@ class FullRank:
 
     name = "full"
 
-    def __init__(self, targets: Sequence[str], total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        targets: Sequence[str],
+        total_steps: int,
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.1,
+        seed: int = 0,
+    ):
         self.targets = tuple(targets)
-        self.total_steps, self.warmup_steps, self.min_lr_ratio = int(total_steps), int(warmup_steps), min_lr_ratio
+        self.total_steps, self.warmup_steps, self.min_lr_ratio = (
+            int(total_steps),
+            int(warmup_steps),
+            min_lr_ratio,
+        )
         self.seed = int(seed)
 
     def prepare(self, model: nn.Module) -> None:
         target_linears(model, self.targets)  # fail early if the targets do not exist
 
     def param_groups(self, model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr,
-                 "weight_decay": weight_decay}]
+        return [
+            {
+                "params": [p for p in model.parameters() if p.requires_grad],
+                "lr": lr,
+                "weight_decay": weight_decay,
+            }
+        ]
 
-    def optimizer(self, model: nn.Module, lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
-                  weight_decay: float = 0.0) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.param_groups(model, lr, weight_decay), lr=lr, betas=tuple(betas), eps=eps)
+    def optimizer(
+        self, model: nn.Module, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
+    ) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(
+            self.param_groups(model, lr, weight_decay), lr=lr, betas=tuple(betas), eps=eps
+        )
 
     def lr_multiplier(self, step: int) -> float:
         return schedules.cosine_with_min_lr(step, self.total_steps, self.warmup_steps, self.min_lr_ratio)
@@ -109,8 +127,17 @@ class ReLoRA(LoRAOnly):
 
     name = "relora"
 
-    def __init__(self, targets, total_steps, r: int, alpha: float, restart_every: int,
-                 restart_warmup_steps: int, prune_ratio: float = 0.999, **kw):
+    def __init__(
+        self,
+        targets,
+        total_steps,
+        r: int,
+        alpha: float,
+        restart_every: int,
+        restart_warmup_steps: int,
+        prune_ratio: float = 0.999,
+        **kw,
+    ):
         super().__init__(targets, total_steps, r=r, alpha=alpha, init="peft", **kw)
         self.restart_every, self.restart_warmup_steps = int(restart_every), int(restart_warmup_steps)
         self.prune_ratio = float(prune_ratio)
@@ -118,8 +145,14 @@ class ReLoRA(LoRAOnly):
         self.restarts = 0
 
     def lr_multiplier(self, step: int) -> float:
-        return schedules.cosine_with_restarts(step, self.total_steps, self.warmup_steps, self.restart_every,
-                                              self.restart_warmup_steps, self.min_lr_ratio)
+        return schedules.cosine_with_restarts(
+            step,
+            self.total_steps,
+            self.warmup_steps,
+            self.restart_every,
+            self.restart_warmup_steps,
+            self.min_lr_ratio,
+        )
 
     def prepare(self, model: nn.Module) -> None:
         super().prepare(model)
@@ -152,10 +185,23 @@ class GaLore(FullRank):
 
     name = "galore"
 
-    def __init__(self, targets, total_steps, rank: int, update_proj_gap: int = 200, scale: float = 0.25,
-                 proj_type: str = "std", **kw):
+    def __init__(
+        self,
+        targets,
+        total_steps,
+        rank: int,
+        update_proj_gap: int = 200,
+        scale: float = 0.25,
+        proj_type: str = "std",
+        **kw,
+    ):
         super().__init__(targets, total_steps, **kw)
-        self.rank, self.update_proj_gap, self.scale, self.proj_type = int(rank), int(update_proj_gap), scale, proj_type
+        self.rank, self.update_proj_gap, self.scale, self.proj_type = (
+            int(rank),
+            int(update_proj_gap),
+            scale,
+            proj_type,
+        )
 
     def optimizer(self, model, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         from galore_torch import GaLoreAdamW
@@ -163,9 +209,17 @@ class GaLore(FullRank):
         galore = {id(m.weight) for _, m in target_linears(model, self.targets)}
         regular = [p for p in model.parameters() if p.requires_grad and id(p) not in galore]
         projected = [p for p in model.parameters() if p.requires_grad and id(p) in galore]
-        groups = [{"params": regular, "weight_decay": weight_decay},
-                  {"params": projected, "weight_decay": weight_decay, "rank": self.rank,
-                   "update_proj_gap": self.update_proj_gap, "scale": self.scale, "proj_type": self.proj_type}]
+        groups = [
+            {"params": regular, "weight_decay": weight_decay},
+            {
+                "params": projected,
+                "weight_decay": weight_decay,
+                "rank": self.rank,
+                "update_proj_gap": self.update_proj_gap,
+                "scale": self.scale,
+                "proj_type": self.proj_type,
+            },
+        ]
         return GaLoreAdamW(groups, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     PROJECTOR_FIELDS = ("rank", "update_proj_gap", "scale", "proj_type", "ortho_matrix")
@@ -184,13 +238,22 @@ class GaLore(FullRank):
         for s in state["state"].values():
             fields = s.get("projector")
             if isinstance(fields, dict):
-                proj = GaLoreProjector(fields["rank"], update_proj_gap=fields["update_proj_gap"],
-                                       scale=fields["scale"], proj_type=fields["proj_type"])
+                proj = GaLoreProjector(
+                    fields["rank"],
+                    update_proj_gap=fields["update_proj_gap"],
+                    scale=fields["scale"],
+                    proj_type=fields["proj_type"],
+                )
                 proj.ortho_matrix = fields["ortho_matrix"]
                 s["projector"] = proj
 
     def describe(self) -> dict:
-        return {"recipe": self.name, "rank": self.rank, "update_proj_gap": self.update_proj_gap, "scale": self.scale}
+        return {
+            "recipe": self.name,
+            "rank": self.rank,
+            "update_proj_gap": self.update_proj_gap,
+            "scale": self.scale,
+        }
 
 
 class SwitchLoRA(LoRAOnly):
@@ -200,10 +263,23 @@ class SwitchLoRA(LoRAOnly):
 
     name = "switchlora"
 
-    def __init__(self, targets, total_steps, r: int, alpha: float = 1.0, interval: int = 40,
-                 descent_rate: float = 0.1, adam_warm_step: int = 5, **kw):
+    def __init__(
+        self,
+        targets,
+        total_steps,
+        r: int,
+        alpha: float = 1.0,
+        interval: int = 40,
+        descent_rate: float = 0.1,
+        adam_warm_step: int = 5,
+        **kw,
+    ):
         super().__init__(targets, total_steps, r=r, alpha=alpha, init="switchlora", **kw)
-        self.interval, self.descent_rate, self.adam_warm_step = int(interval), float(descent_rate), int(adam_warm_step)
+        self.interval, self.descent_rate, self.adam_warm_step = (
+            int(interval),
+            float(descent_rate),
+            int(adam_warm_step),
+        )
         self.controller = None
 
     def prepare(self, model: nn.Module) -> None:
@@ -211,9 +287,13 @@ class SwitchLoRA(LoRAOnly):
 
         inject_switchlora(model, self.targets, r=self.r, alpha=self.alpha, seed=self.seed)
         self.controller = SwitchLoRAController(
-            switchlora_layers(model), base_interval=self.interval, descent_rate=self.descent_rate,
+            switchlora_layers(model),
+            base_interval=self.interval,
+            descent_rate=self.descent_rate,
             total_steps=self.total_steps,
-            warm_steps=self.adam_warm_step, seed=self.seed)
+            warm_steps=self.adam_warm_step,
+            seed=self.seed,
+        )
 
     def optimizer(self, model, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         from subspacelab.lowrank.step_adamw import StepAdamW, lora_param_groups
@@ -230,8 +310,12 @@ class SwitchLoRA(LoRAOnly):
         self.controller.load_state_dict(state)
 
     def describe(self) -> dict:
-        return {**super().describe(), "interval": self.interval, "descent_rate": self.descent_rate,
-                "adam_warm_step": self.adam_warm_step}
+        return {
+            **super().describe(),
+            "interval": self.interval,
+            "descent_rate": self.descent_rate,
+            "adam_warm_step": self.adam_warm_step,
+        }
 
 
 RECIPES = {r.name: r for r in (FullRank, LoRAOnly, ReLoRA, GaLore, SwitchLoRA)}
@@ -241,4 +325,3 @@ def make_recipe(name: str, **settings):
     if name not in RECIPES:
         raise KeyError(f"unknown low-rank recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
     return RECIPES[name](**settings)
-

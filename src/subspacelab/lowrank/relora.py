@@ -27,8 +27,13 @@ def merge_and_reinit(model: nn.Module, generator: torch.Generator | None = None)
 
 
 @torch.no_grad()
-def prune_optimizer_state(optimizer: torch.optim.Optimizer, params, ratio: float = 0.999,
-                          keys=("exp_avg", "exp_avg_sq"), generator: torch.Generator | None = None) -> float:
+def prune_optimizer_state(
+    optimizer: torch.optim.Optimizer,
+    params,
+    ratio: float = 0.999,
+    keys=("exp_avg", "exp_avg_sq"),
+    generator: torch.Generator | None = None,
+) -> float:
     """Zero a random ``ratio`` of the entries of each state tensor of ``params``; returns the zeroed fraction."""
     zeros = total = 0
     for p in params:

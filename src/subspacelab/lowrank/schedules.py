@@ -23,8 +23,14 @@ def cosine_with_min_lr(step: int, total_steps: int, warmup_steps: int, min_lr_ra
     return _cosine((step - warmup_steps) / max(1, total_steps - warmup_steps), min_lr_ratio)
 
 
-def cosine_with_restarts(step: int, total_steps: int, warmup_steps: int, restart_every: int,
-                         restart_warmup_steps: int, min_lr_ratio: float = 0.1) -> float:
+def cosine_with_restarts(
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    restart_every: int,
+    restart_warmup_steps: int,
+    min_lr_ratio: float = 0.1,
+) -> float:
     if step < warmup_steps:
         return step / max(1, warmup_steps)
     since_restart, restarts = step % restart_every, step // restart_every

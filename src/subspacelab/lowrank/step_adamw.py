@@ -41,9 +41,11 @@ class StepAdamW(torch.optim.AdamW):
             step = torch.zeros(p.shape[0], 1, dtype=torch.float32, device=p.device)
         else:
             step = torch.zeros(1, p.shape[1], dtype=torch.float32, device=p.device)
-        state = {"step": step,
-                 "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                 "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+        state = {
+            "step": step,
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
         if amsgrad:
             state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
@@ -115,6 +117,8 @@ def lora_param_groups(model: nn.Module, lr: float, weight_decay: float = 0.0) ->
                 bucket.append(p)
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in lora_ids]
     common = {"lr": lr, "weight_decay": weight_decay}
-    return [{"params": a_params, "vector_step": "rows", **common},
-            {"params": b_params, "vector_step": "cols", **common},
-            {"params": rest, **common}]
+    return [
+        {"params": a_params, "vector_step": "rows", **common},
+        {"params": b_params, "vector_step": "cols", **common},
+        {"params": rest, **common},
+    ]

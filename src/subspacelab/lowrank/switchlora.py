@@ -48,15 +48,18 @@ def switch_interval(step: int, base_interval: float, expect_step: float) -> floa
     return base_interval / switch_rate(step, expect_step)
 
 
-def replace_count(r: int, step: int, base_interval: float, expect_step: float, warm_steps: int,
-                  generator: torch.Generator) -> int:
+def replace_count(
+    r: int, step: int, base_interval: float, expect_step: float, warm_steps: int, generator: torch.Generator
+) -> int:
     """How many A rows (and as many B columns) to switch at ``step``: ``q = r / interval`` rounded
     stochastically, ``floor(q) + [u < q - floor(q)]`` with ``u ~ U(0, 1)`` drawn from ``generator`` (one
     draw per call, whatever q is). Raises RuntimeError when ``interval < 2 * warm_steps``, as the code
     does (each of A and B may be frozen for ``warm_steps`` steps within one interval)."""
     interval = switch_interval(step, base_interval, expect_step)
     if interval < 2 * warm_steps:
-        raise RuntimeError(f"switch interval {interval:.3g} at step {step} is below 2 * warm_steps = {2 * warm_steps}")
+        raise RuntimeError(
+            f"switch interval {interval:.3g} at step {step} is below 2 * warm_steps = {2 * warm_steps}"
+        )
     q = r / interval
     whole = int(q)
     u = float(torch.rand((), generator=generator, dtype=torch.float64))
@@ -72,8 +75,14 @@ class SwitchLoRALinear(LoRALinear):
     ``frozen_A_steps`` / ``frozen_B_steps`` (r, int64: optimizer steps each vector stays frozen).
     """
 
-    def __init__(self, base: nn.Linear, r: int, alpha: float | None = None, init: str = "switchlora",
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        base: nn.Linear,
+        r: int,
+        alpha: float | None = None,
+        init: str = "switchlora",
+        generator: torch.Generator | None = None,
+    ):
         super().__init__(base, r=r, alpha=1.0 if alpha is None else alpha, init=init, generator=generator)
 
     @property
@@ -168,7 +177,10 @@ class SwitchLoRALinear(LoRALinear):
     @torch.no_grad()
     def mask_frozen_grads_(self) -> None:
         """Zero the gradient of every frozen A row / B column and count one step off its freeze."""
-        for counters, param, dim in ((self.frozen_A_steps, self.lora_A, 0), (self.frozen_B_steps, self.lora_B, 1)):
+        for counters, param, dim in (
+            (self.frozen_A_steps, self.lora_A, 0),
+            (self.frozen_B_steps, self.lora_B, 1),
+        ):
             frozen = counters > 0
             if param.grad is not None and bool(frozen.any()):
                 param.grad.index_fill_(dim, frozen.nonzero().flatten(), 0.0)
@@ -178,17 +190,22 @@ class SwitchLoRALinear(LoRALinear):
         return super().extra_repr() + f", candidate_num={self.candidate_num}"
 
 
-def inject_switchlora(model: nn.Module, targets: Sequence[str], r: int, alpha: float = 1.0,
-                      seed: int = 0) -> list[str]:
+def inject_switchlora(
+    model: nn.Module, targets: Sequence[str], r: int, alpha: float = 1.0, seed: int = 0
+) -> list[str]:
     """``inject_lora`` with ``SwitchLoRALinear`` layers (init "switchlora", pools from one seeded generator)."""
-    return inject_lora(model, targets, r=r, alpha=alpha, init="switchlora", seed=seed, layer_cls=SwitchLoRALinear)
+    return inject_lora(
+        model, targets, r=r, alpha=alpha, init="switchlora", seed=seed, layer_cls=SwitchLoRALinear
+    )
 
 
 def switchlora_layers(model: nn.Module) -> list[SwitchLoRALinear]:
     return [m for m in model.modules() if isinstance(m, SwitchLoRALinear)]
 
 
-def _zero_vector_state(optimizer: torch.optim.Optimizer, param: torch.Tensor, idx: list[int], dim: int) -> None:
+def _zero_vector_state(
+    optimizer: torch.optim.Optimizer, param: torch.Tensor, idx: list[int], dim: int
+) -> None:
     """Zero Adam's exp_avg, exp_avg_sq and (per-vector) step of the rows (dim 0) / columns (dim 1) ``idx``.
     A scalar step (plain AdamW) cannot be reset per vector and is left alone."""
     state = optimizer.state.get(param)
@@ -208,8 +225,15 @@ class SwitchLoRAController:
     negative value resets the states without freezing, 0 is rejected as in the code's help text).
     """
 
-    def __init__(self, model_or_layers: nn.Module | Iterable[SwitchLoRALinear], total_steps: int,
-                 base_interval: float = 40, descent_rate: float = 0.1, warm_steps: int = 5, seed: int = 0):
+    def __init__(
+        self,
+        model_or_layers: nn.Module | Iterable[SwitchLoRALinear],
+        total_steps: int,
+        base_interval: float = 40,
+        descent_rate: float = 0.1,
+        warm_steps: int = 5,
+        seed: int = 0,
+    ):
         if isinstance(model_or_layers, nn.Module):
             self.layers = switchlora_layers(model_or_layers)
         else:
@@ -229,8 +253,9 @@ class SwitchLoRAController:
         return replace_count(r, step, self.base_interval, self.expect_step, self.warm_steps, self.generator)
 
     @torch.no_grad()
-    def before_optimizer_step(self, step: int,
-                              optimizer: torch.optim.Optimizer | None = None) -> list[tuple[list[int], list[int]]]:
+    def before_optimizer_step(
+        self, step: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> list[tuple[list[int], list[int]]]:
         """Call after backward (and gradient clipping), before ``optimizer.step()``. For each layer, in the
         code's order: draw the count and switch; zero the Adam state of the newly frozen counterparts (B
         columns = switched A rows, A rows = switched B columns); zero the gradients of all frozen vectors
@@ -250,8 +275,9 @@ class SwitchLoRAController:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Generator state and the layers' pointers (pools, indices and counters live in the model)."""
-        pointers = torch.tensor([[int(x.candidate_A_index), int(x.candidate_B_index)] for x in self.layers],
-                                dtype=torch.int64)
+        pointers = torch.tensor(
+            [[int(x.candidate_A_index), int(x.candidate_B_index)] for x in self.layers], dtype=torch.int64
+        )
         return {"generator": self.generator.get_state(), "pointers": pointers}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:

@@ -16,7 +16,11 @@ def full_space(module: nn.Module) -> FullSpace:
 
 
 def random_subspace(
-    module: nn.Module, d: int, projection: str = "fastfood", projection_seed: int = 0, dense_max_mib: float = 1024
+    module: nn.Module,
+    d: int,
+    projection: str = "fastfood",
+    projection_seed: int = 0,
+    dense_max_mib: float = 1024,
 ) -> SubspaceModel:
     """Li et al. (2018): train only z in theta = theta0 + P z, P a random D x d projection."""
     D = sum(p.numel() for p in module.parameters())

@@ -90,7 +90,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -105,14 +107,21 @@ class ResNet(nn.Module):
     swappable (default: a linear layer).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 16, depth: int = 20,
-                 head: nn.Module | None = None):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        width: int = 16,
+        depth: int = 20,
+        head: nn.Module | None = None,
+    ):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2, got {depth}")
         n = (depth - 2) // 6
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
-                                  nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
         blocks: list[nn.Module] = []
         c_in = width
         for stage, c_out in enumerate((width, 2 * width, 4 * width)):
@@ -133,9 +142,16 @@ class ResNet(nn.Module):
         return self.head(self.features(x))
 
 
-def build_gcr_classifier(head: Literal["softmax", "cosine", "gcr"] = "gcr", k: int = 1, gamma: float = 25.0,
-                         in_channels: int = 3, num_classes: int = 10, width: int = 16, depth: int = 20,
-                         seed: int = 0) -> ResNet:
+def build_gcr_classifier(
+    head: Literal["softmax", "cosine", "gcr"] = "gcr",
+    k: int = 1,
+    gamma: float = 25.0,
+    in_channels: int = 3,
+    num_classes: int = 10,
+    width: int = 16,
+    depth: int = 20,
+    seed: int = 0,
+) -> ResNet:
     """A ``ResNet`` with the named head, initialised from ``seed`` without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

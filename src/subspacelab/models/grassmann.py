@@ -120,7 +120,9 @@ class CausalGrassmannMixing(nn.Module):
                 continue
             p_hat = plucker(z[..., delta:, :], z[..., :-delta, :], normalize=True, eps=self.eps)
             pad = p_hat.new_zeros(*p_hat.shape[:-2], delta, self.plucker_dim)
-            p_hat = torch.cat([pad, p_hat], dim=-2)  # row t holds the pair (t, t - delta); zeros for t < delta
+            p_hat = torch.cat(
+                [pad, p_hat], dim=-2
+            )  # row t holds the pair (t, t - delta); zeros for t < delta
             total = p_hat if total is None else total + p_hat
         if total is None:  # sequence shorter than every window: nothing to look back at
             return hidden_states.new_zeros(hidden_states.shape)

@@ -15,21 +15,36 @@ from subspacelab.models.ulsam import MobileNetV1, MobileNetV2
 from subspacelab.models.vision import MLP, ConvNet, LeNet
 
 
-def gcr_resnet(in_shape=(3, 32, 32), num_classes: int = 10, head: str = "gcr", k: int = 8, gamma: float = 25.0,
-               width: int = 16, depth: int = 20) -> nn.Module:
+def gcr_resnet(
+    in_shape=(3, 32, 32),
+    num_classes: int = 10,
+    head: str = "gcr",
+    k: int = 8,
+    gamma: float = 25.0,
+    width: int = 16,
+    depth: int = 20,
+) -> nn.Module:
     """CIFAR-style ResNet with a softmax, cosine-softmax or Grassmann (GCR) class head."""
     head_seed = int(torch.randint(2**31 - 1, ()))  # drawn from the seed build_model set
     return build_gcr_classifier(head, k, gamma, in_shape[0], num_classes, width, depth, seed=head_seed)
 
 
 def _mobilenet(cls: type[nn.Module]) -> Callable[..., nn.Module]:
-    def build(in_shape=(3, 32, 32), num_classes: int = 10, width_mult: float = 1.0, ulsam: str | None = None,
-              ulsam_groups: int = 4, ulsam_positions: Sequence[int] | None = None) -> nn.Module:
+    def build(
+        in_shape=(3, 32, 32),
+        num_classes: int = 10,
+        width_mult: float = 1.0,
+        ulsam: str | None = None,
+        ulsam_groups: int = 4,
+        ulsam_positions: Sequence[int] | None = None,
+    ) -> nn.Module:
         variant = None if ulsam in (None, "none") else ulsam
         positions = None if ulsam_positions is None else list(ulsam_positions)
         return cls(num_classes, in_shape[0], width_mult, variant, ulsam_groups, positions)
 
-    build.__doc__ = f"{cls.__name__} for small images, optionally with ULSAM (``ulsam``: none | insert | replace)."
+    build.__doc__ = (
+        f"{cls.__name__} for small images, optionally with ULSAM (``ulsam``: none | insert | replace)."
+    )
     return build
 
 

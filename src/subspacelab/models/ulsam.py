@@ -38,9 +38,19 @@ ULSAM_VARIANTS = (None, "insert", "replace")
 
 # MobileNet-V1: (output channels, stride) of the 13 depthwise-separable blocks.
 _V1_BLOCKS: tuple[tuple[int, int], ...] = (
-    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
-    (1024, 2), (1024, 1),
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
 )
 # Default positions: "insert" after the last three blocks; "replace" the last two of the five
 # repeated 512-channel blocks (7..11).
@@ -48,8 +58,13 @@ _V1_DEFAULT_POSITIONS = {"insert": (11, 12, 13), "replace": (10, 11)}
 
 # MobileNet-V2: (expansion t, output channels c, repeats n, first stride s), CIFAR strides.
 _V2_STAGES: tuple[tuple[int, int, int, int], ...] = (
-    (1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2),
-    (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
 )
 # Default positions: "insert" after the last three bottlenecks; "replace" the two identity-residual
 # repeats of the 160-channel stage (bottlenecks 15 and 16).
@@ -100,8 +115,9 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded
 
 
-def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
-                  relu6: bool = False) -> nn.Sequential:
+def _conv_bn_relu(
+    c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, relu6: bool = False
+) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, groups=groups, bias=False),
         nn.BatchNorm2d(c_out),
@@ -139,8 +155,9 @@ class InvertedResidual(nn.Module):
         return x + out if self.residual else out
 
 
-def _resolve_positions(ulsam: str | None, positions: Sequence[int] | None, defaults: dict[str, tuple[int, ...]],
-                       n_blocks: int) -> tuple[int, ...]:
+def _resolve_positions(
+    ulsam: str | None, positions: Sequence[int] | None, defaults: dict[str, tuple[int, ...]], n_blocks: int
+) -> tuple[int, ...]:
     if ulsam not in ULSAM_VARIANTS:
         raise ValueError(f"unknown ulsam variant {ulsam!r}; valid: {ULSAM_VARIANTS}")
     if ulsam is None:
@@ -153,7 +170,9 @@ def _resolve_positions(ulsam: str | None, positions: Sequence[int] | None, defau
     return chosen
 
 
-def _assemble(blocks: list[nn.Module], ulsam: str | None, positions: tuple[int, ...], groups: int) -> nn.Sequential:
+def _assemble(
+    blocks: list[nn.Module], ulsam: str | None, positions: tuple[int, ...], groups: int
+) -> nn.Sequential:
     """Insert ULSAM after, or substitute it for, the 1-indexed ``positions`` among ``blocks``."""
     out: list[nn.Module] = []
     for i, block in enumerate(blocks, start=1):
@@ -163,8 +182,10 @@ def _assemble(blocks: list[nn.Module], ulsam: str | None, positions: tuple[int, 
             out += [block, ULSAM(block.c_out, groups)]
         else:
             if block.stride != 1 or block.c_in != block.c_out:
-                raise ValueError(f"block {i} changes shape ({block.c_in}->{block.c_out}, stride {block.stride}); "
-                                 "only shape-preserving blocks can be replaced by ULSAM")
+                raise ValueError(
+                    f"block {i} changes shape ({block.c_in}->{block.c_out}, stride {block.stride}); "
+                    "only shape-preserving blocks can be replaced by ULSAM"
+                )
             out.append(ULSAM(block.c_in, groups))
     return nn.Sequential(*out)
 
@@ -202,8 +223,15 @@ class MobileNetV1(nn.Module):
         and FLOPs.  Only stride-1 blocks with equal in/out channels can be replaced.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0,
-                 ulsam: str | None = None, ulsam_groups: int = 4, ulsam_positions: Sequence[int] | None = None):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        width_mult: float = 1.0,
+        ulsam: str | None = None,
+        ulsam_groups: int = 4,
+        ulsam_positions: Sequence[int] | None = None,
+    ):
         super().__init__()
         positions = _resolve_positions(ulsam, ulsam_positions, _V1_DEFAULT_POSITIONS, len(_V1_BLOCKS))
         c = make_divisible(32 * width_mult)
@@ -236,8 +264,15 @@ class MobileNetV2(nn.Module):
         stride-1 bottlenecks with equal in/out channels can be replaced.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0,
-                 ulsam: str | None = None, ulsam_groups: int = 4, ulsam_positions: Sequence[int] | None = None):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        width_mult: float = 1.0,
+        ulsam: str | None = None,
+        ulsam_groups: int = 4,
+        ulsam_positions: Sequence[int] | None = None,
+    ):
         super().__init__()
         n_blocks = sum(n for _, _, n, _ in _V2_STAGES)
         positions = _resolve_positions(ulsam, ulsam_positions, _V2_DEFAULT_POSITIONS, n_blocks)

@@ -46,13 +46,21 @@ class LeNet(nn.Module):
         super().__init__()
         c, h, w = in_shape
         self.features = nn.Sequential(
-            nn.Conv2d(c, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         fh, fw = ((h - 4) // 2 - 4) // 2, ((w - 4) // 2 - 4) // 2
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(16 * fh * fw, 120), nn.ReLU(),
-            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes),
+            nn.Flatten(),
+            nn.Linear(16 * fh * fw, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, num_classes),
         )
         he_normal_(self)
 
@@ -67,11 +75,16 @@ class ConvNet(nn.Module):
         super().__init__()
         c, h, w = in_shape
         self.features = nn.Sequential(
-            nn.Conv2d(c, channels, 3), nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, channels, 3),
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         n = 2 * channels * ((h - 4) // 2) * ((w - 4) // 2)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(n, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(n, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        )
         he_normal_(self)
 
     def forward(self, x):

@@ -161,8 +161,9 @@ def clamp_weak_eigenvalues(lam_aligned: np.ndarray, weak: np.ndarray, kappa_targ
     return lam
 
 
-def block_preconditioner(v_rot: np.ndarray, lam_rot: np.ndarray, v_trans: np.ndarray,
-                         lam_trans: np.ndarray) -> np.ndarray:
+def block_preconditioner(
+    v_rot: np.ndarray, lam_rot: np.ndarray, v_trans: np.ndarray, lam_trans: np.ndarray
+) -> np.ndarray:
     """``P = blockdiag(V_R diag(1/lam_R) V_R^T, V_t diag(1/lam_t) V_t^T)`` (paper Eq. 43-44);
     eigenvalues are floored at 1e-9 as in the code."""
     p = np.zeros((6, 6))
@@ -200,15 +201,16 @@ class Characterization:
     @property
     def contribution_rot(self) -> np.ndarray:
         """Squared loadings of the aligned rotation eigenvectors (column sums are one)."""
-        return self.v_rot_aligned ** 2
+        return self.v_rot_aligned**2
 
     @property
     def contribution_trans(self) -> np.ndarray:
-        return self.v_trans_aligned ** 2
+        return self.v_trans_aligned**2
 
 
-def characterize(h: np.ndarray, cond_threshold: float = COND_THRESHOLD,
-                 kappa_target: float = KAPPA_TARGET) -> Characterization:
+def characterize(
+    h: np.ndarray, cond_threshold: float = COND_THRESHOLD, kappa_target: float = KAPPA_TARGET
+) -> Characterization:
     """Detection + characterisation of one 6x6 H (paper Algorithms 1-2, the code's
     ``DetectDegeneracy`` and ``CharacterizeDegeneracy``). When a diagonal block is singular the
     result has ``ok=False`` and every axis flagged."""
@@ -233,11 +235,16 @@ def characterize(h: np.ndarray, cond_threshold: float = COND_THRESHOLD,
         cond_full=cond_full,
         cond_schur_rot=float(lam_r.max() / max(lam_r.min(), 1e-12)),
         cond_schur_trans=float(lam_t.max() / max(lam_t.min(), 1e-12)),
-        lam_rot=lam_r, lam_trans=lam_t,
-        lam_rot_aligned=la_r, lam_trans_aligned=la_t,
-        lam_rot_clamped=lc_r, lam_trans_clamped=lc_t,
-        v_rot_aligned=va_r, v_trans_aligned=va_t,
-        idx_rot=idx_r, idx_trans=idx_t,
+        lam_rot=lam_r,
+        lam_trans=lam_t,
+        lam_rot_aligned=la_r,
+        lam_trans_aligned=la_t,
+        lam_rot_clamped=lc_r,
+        lam_trans_clamped=lc_t,
+        v_rot_aligned=va_r,
+        v_trans_aligned=va_t,
+        idx_rot=idx_r,
+        idx_trans=idx_t,
         preconditioner=block_preconditioner(va_r, lc_r, va_t, lc_t),
     )
 
@@ -255,8 +262,9 @@ class PCGResult:
     converged: bool
 
 
-def pcg(h: np.ndarray, b: np.ndarray, p: np.ndarray, tol: float = PCG_TOL,
-        max_iter: int = PCG_MAX_ITER) -> PCGResult:
+def pcg(
+    h: np.ndarray, b: np.ndarray, p: np.ndarray, tol: float = PCG_TOL, max_iter: int = PCG_MAX_ITER
+) -> PCGResult:
     """Preconditioned CG for SPD ``H x = b`` from ``x0 = 0`` with left preconditioner ``P ~ H^-1``
     (``z = P r``; ``alpha = r^T z / p^T H p``; ``beta = r_new^T z_new / r^T z``).
 
@@ -311,9 +319,14 @@ class DCRegSolve:
     qr_fallback: bool
 
 
-def dcreg_solve(h: np.ndarray, b: np.ndarray, cond_threshold: float = COND_THRESHOLD,
-                kappa_target: float = KAPPA_TARGET, tol: float = PCG_TOL,
-                max_iter: int = PCG_MAX_ITER) -> DCRegSolve:
+def dcreg_solve(
+    h: np.ndarray,
+    b: np.ndarray,
+    cond_threshold: float = COND_THRESHOLD,
+    kappa_target: float = KAPPA_TARGET,
+    tol: float = PCG_TOL,
+    max_iter: int = PCG_MAX_ITER,
+) -> DCRegSolve:
     """One DCReg update (the code's ``SolvePreconditionedUpdate``): characterise H, run PCG with
     the clamped preconditioner, fall back to :func:`qr_solve` when the factorisation failed, the
     preconditioner is not finite, or PCG did not reach its tolerance."""
@@ -389,8 +402,9 @@ def solve_tsvd(h: np.ndarray, b: np.ndarray, det: EigenDetection) -> np.ndarray:
     return v @ ((v.T @ np.asarray(b, dtype=float)) / det.eigenvalues[keep])
 
 
-def solve_tikhonov(h: np.ndarray, b: np.ndarray, det: EigenDetection,
-                   gamma: float = TIKHONOV_GAMMA) -> np.ndarray:
+def solve_tikhonov(
+    h: np.ndarray, b: np.ndarray, det: EigenDetection, gamma: float = TIKHONOV_GAMMA
+) -> np.ndarray:
     """Tikhonov (standard) regularisation: when the detector fires, solve ``(H + gamma I) x = b``."""
     h = np.asarray(h, dtype=float)
     if not det.degenerate:

@@ -93,7 +93,9 @@ def pose_error(r_gt: np.ndarray, t_gt: np.ndarray, r: np.ndarray, t: np.ndarray)
     return PoseError(float(np.linalg.norm(t_e)), float(np.degrees(np.linalg.norm(w))), t_e, w)
 
 
-def random_perturbation(rng: np.random.Generator, trans_m: float, rot_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def random_perturbation(
+    rng: np.random.Generator, trans_m: float, rot_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A rotation of exactly ``rot_deg`` about a uniformly random axis and a translation of exactly
     ``trans_m`` in a uniformly random direction."""
     a = rng.normal(size=3)
@@ -203,16 +205,23 @@ def scene_surfaces(scene: str, half: float) -> list:
                 if abs(xc) + w / 2 > half:
                     continue
                 if i % 2 == 0:  # against the -y wall: faces -x, +x, +y exposed
-                    surf += box_faces((xc - w / 2, y0, z0), (xc + w / 2, y0 + dep, z1), skip=("-y", "-z", "+z"))
+                    surf += box_faces(
+                        (xc - w / 2, y0, z0), (xc + w / 2, y0 + dep, z1), skip=("-y", "-z", "+z")
+                    )
                 else:  # against the +y wall
-                    surf += box_faces((xc - w / 2, y1 - dep, z0), (xc + w / 2, y1, z1), skip=("+y", "-z", "+z"))
+                    surf += box_faces(
+                        (xc - w / 2, y1 - dep, z0), (xc + w / 2, y1, z1), skip=("+y", "-z", "+z")
+                    )
         return surf
     if scene == "tunnel":
         return [Cylinder(TUNNEL["cy"], TUNNEL["cz"], TUNNEL["radius"], -half, half)]
     if scene == "planes":
         z0, z1 = PLANES["z"]
         ex, ey = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
-        return [Rect((-half, -half, z0), ex, ey, 2 * half, 2 * half), Rect((-half, -half, z1), ex, ey, 2 * half, 2 * half)]
+        return [
+            Rect((-half, -half, z0), ex, ey, 2 * half, 2 * half),
+            Rect((-half, -half, z1), ex, ey, 2 * half, 2 * half),
+        ]
     if scene == "room":
         return box_faces(ROOM["lo"], ROOM["hi"])
     raise ValueError(f"unknown scene {scene!r}; expected one of {SCENES}")
@@ -229,8 +238,15 @@ def _inside_pillars(p: np.ndarray, half: float) -> np.ndarray:
         inx = (p[:, 0] > xc - w / 2 + eps) & (p[:, 0] < xc + w / 2 - eps)
         iny = (p[:, 1] >= lo_y - eps) & (p[:, 1] <= hi_y + eps)
         # the wall behind the pillar and the floor / ceiling under it
-        behind = inx & iny & ((np.abs(p[:, 1] - (y0 if i % 2 == 0 else y1)) < eps) | (np.abs(p[:, 2] - z0) < eps)
-                              | (np.abs(p[:, 2] - z1) < eps))
+        behind = (
+            inx
+            & iny
+            & (
+                (np.abs(p[:, 1] - (y0 if i % 2 == 0 else y1)) < eps)
+                | (np.abs(p[:, 2] - z0) < eps)
+                | (np.abs(p[:, 2] - z1) < eps)
+            )
+        )
         hidden |= behind
     return hidden
 
@@ -264,12 +280,22 @@ def surface_normals(scene: str, pts: np.ndarray, half: float, tol: float = 1e-6)
             nrm = np.cross(u, v)
             q = pts - o
             s, w = q @ u, q @ v
-            on = (np.abs(q @ nrm) < tol) & (s >= -tol) & (s <= surf.a + tol) & (w >= -tol) & (w <= surf.b + tol)
+            on = (
+                (np.abs(q @ nrm) < tol)
+                & (s >= -tol)
+                & (s <= surf.a + tol)
+                & (w >= -tol)
+                & (w <= surf.b + tol)
+            )
             out[on] = nrm
         else:
             radial = pts[:, 1:] - np.array([surf.cy, surf.cz])
             rad = np.linalg.norm(radial, axis=1)
-            on = (np.abs(rad - surf.radius) < tol) & (pts[:, 0] >= surf.x0 - tol) & (pts[:, 0] <= surf.x1 + tol)
+            on = (
+                (np.abs(rad - surf.radius) < tol)
+                & (pts[:, 0] >= surf.x0 - tol)
+                & (pts[:, 0] <= surf.x1 + tol)
+            )
             out[on] = np.column_stack([np.zeros(on.sum()), radial[on] / rad[on, None]])
     return out
 
@@ -299,9 +325,17 @@ def _ray_hits(surf, dirs: np.ndarray) -> np.ndarray:
     return np.where(ok, t, np.inf)
 
 
-def lidar_scan(scene: str, n: int, rng: np.random.Generator, half: float, noise: float = 0.0,
-               channels: int = 32, fov_deg: float = 45.0, azimuth_steps: int = 1024,
-               max_range: float = 40.0) -> np.ndarray:
+def lidar_scan(
+    scene: str,
+    n: int,
+    rng: np.random.Generator,
+    half: float,
+    noise: float = 0.0,
+    channels: int = 32,
+    fov_deg: float = 45.0,
+    azimuth_steps: int = 1024,
+    max_range: float = 40.0,
+) -> np.ndarray:
     """A spinning-LiDAR scan from the origin (``channels`` beams evenly over ``+-fov_deg/2`` elevation,
     ``azimuth_steps`` per turn with a random azimuth offset), ray-cast against the scene's surfaces
     (``|x| <= half``), returns within ``max_range`` kept, ``n`` of them drawn at random, plus Gaussian
@@ -372,8 +406,14 @@ class LinearSystem:
     rmse: float
 
 
-def point_to_plane_system(src: np.ndarray, r: np.ndarray, t: np.ndarray, tree: cKDTree, target: np.ndarray,
-                          params: ICPParams = ICPParams()) -> LinearSystem:
+def point_to_plane_system(
+    src: np.ndarray,
+    r: np.ndarray,
+    t: np.ndarray,
+    tree: cKDTree,
+    target: np.ndarray,
+    params: ICPParams = ICPParams(),
+) -> LinearSystem:
     """Correspondences and normal equations ``H = J^T J``, ``b = -J^T e`` at the pose ``(R, t)``.
 
     Row i: ``e_i = w_i r_i``; ``J_i = (w_i + r_i dw_i/dr_i) [-n_i^T R [p_i]_x, n_i^T R]`` (code:
@@ -421,8 +461,16 @@ class ICPResult:
     systems: list  # per iteration: (H, b) if requested
 
 
-def icp(src: np.ndarray, target: np.ndarray, tree: cKDTree, r0: np.ndarray, t0: np.ndarray, solver: Solver,
-        params: ICPParams = ICPParams(), keep_systems: bool = False) -> ICPResult:
+def icp(
+    src: np.ndarray,
+    target: np.ndarray,
+    tree: cKDTree,
+    r0: np.ndarray,
+    t0: np.ndarray,
+    solver: Solver,
+    params: ICPParams = ICPParams(),
+    keep_systems: bool = False,
+) -> ICPResult:
     """Point-to-plane Gauss-Newton ICP from ``(R0, t0)``; ``solver(H, b) -> (delta, info)`` computes
     the update (plain QR, DCReg, or a baseline). Stops when the rotation and translation steps are
     both below the thresholds, after ``max_iterations``, or with too few correspondences."""
@@ -445,7 +493,9 @@ def icp(src: np.ndarray, target: np.ndarray, tree: cKDTree, r0: np.ndarray, t0: 
         r, t = se3_boxplus(r, t, delta)
         its = it + 1
         rot_step, trans_step = float(np.linalg.norm(delta[:3])), float(np.linalg.norm(delta[3:]))
-        history.append({**info, "n_corr": sys.n_corr, "rmse": sys.rmse, "rot_step": rot_step, "trans_step": trans_step})
+        history.append(
+            {**info, "n_corr": sys.n_corr, "rmse": sys.rmse, "rot_step": rot_step, "trans_step": trans_step}
+        )
         if keep_systems:
             systems.append((sys.h, sys.b))
         if rot_step < params.convergence_rot and trans_step < params.convergence_trans:

@@ -27,7 +27,15 @@ import math
 import numpy as np
 from scipy.optimize import linprog
 
-SCHEMES = ("uniform", "leverage", "sensitivity", "root_leverage", "leverage_sensitivity", "augmented", "lewis")
+SCHEMES = (
+    "uniform",
+    "leverage",
+    "sensitivity",
+    "root_leverage",
+    "leverage_sensitivity",
+    "augmented",
+    "lewis",
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -77,8 +85,9 @@ def _l2_constrained_start(A: np.ndarray) -> np.ndarray:
     return Z / lev[None, :]
 
 
-def sensitivity_minimizers(A: np.ndarray, p: float, tol: float = 1e-12, max_iter: int = 100,
-                           floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray, int]:
+def sensitivity_minimizers(
+    A: np.ndarray, p: float, tol: float = 1e-12, max_iter: int = 100, floor: float = 1e-9
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Solve ``min_x ‖Ax‖_p^p s.t. a_iᵀx = 1`` for every row i at once (p > 1).
 
     Damped Newton on the equality-constrained convex problem, all n problems vectorised: the step
@@ -208,8 +217,9 @@ def lewis_residual(A: np.ndarray, p: float, w: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 # sampling schemes
 # --------------------------------------------------------------------------------------------------
-def scheme_scores(scheme: str, p: float, sens: np.ndarray, lev: np.ndarray,
-                  lewis: np.ndarray | None = None) -> np.ndarray:
+def scheme_scores(
+    scheme: str, p: float, sens: np.ndarray, lev: np.ndarray, lewis: np.ndarray | None = None
+) -> np.ndarray:
     """Importance scores ``s_i`` of a sampling scheme (probabilities are ``min(1, α s_i)``).
 
     - ``uniform``: 1; ``leverage``: ℓ2 leverage τ_i; ``sensitivity``: σ_i (the paper's scheme);
@@ -306,8 +316,9 @@ def _log_ratio_and_grad(A: np.ndarray, p: float, Wc: np.ndarray, X: np.ndarray):
     return np.log(num_safe) - np.log(den), grad
 
 
-def adversarial_distortion(A: np.ndarray, p: float, weights: np.ndarray, X0: np.ndarray,
-                           steps: int = 30, step0: float = 0.3) -> np.ndarray:
+def adversarial_distortion(
+    A: np.ndarray, p: float, weights: np.ndarray, X0: np.ndarray, steps: int = 30, step0: float = 0.3
+) -> np.ndarray:
     """Worst |‖SAx‖_p^p/‖Ax‖_p^p - 1| found by projected (unit-sphere) normalised gradient ascent of
     ±log ratio from the starts ``X0`` (R x d x k: k starts for each of the R samples in ``weights``;
     both signs are run from every start), step ``step0/sqrt(t+1)``. A local search: it
@@ -366,8 +377,14 @@ def samples_needed(m_grid, eps_stat, eps_target: float, band: float | None = 2.0
     (m0, e0), (m1, e1) = pts[k - 1], pts[k]
     if e1 <= 0:
         return float(m1)
-    sel = [(m, e) for m, e in pts
-           if band is not None and e > 0 and m0 / 4 <= m <= m1 * 4 and eps_target / band <= e <= eps_target * band]
+    sel = [
+        (m, e)
+        for m, e in pts
+        if band is not None
+        and e > 0
+        and m0 / 4 <= m <= m1 * 4
+        and eps_target / band <= e <= eps_target * band
+    ]
     sel = sorted(set(sel) | {(m0, e0), (m1, e1)})
     if len(sel) > 2:
         b, c = np.polyfit(np.log([m for m, _ in sel]), np.log([e for _, e in sel]), 1)

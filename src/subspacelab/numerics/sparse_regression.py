@@ -116,8 +116,9 @@ def random_walk_eigenvalues_unnormalized(d: int) -> np.ndarray:
     return 1.0 / (4.0 * np.sin((2 * m - 1) * math.pi / (2 * (2 * d + 1))) ** 2)
 
 
-def sample_design(rng: np.random.Generator, design: str, n: int, d: int, kappa: float = 1.0,
-                  n_blocks: int = 4) -> np.ndarray:
+def sample_design(
+    rng: np.random.Generator, design: str, n: int, d: int, kappa: float = 1.0, n_blocks: int = 4
+) -> np.ndarray:
     """n rows iid N(0, Sigma) of a design, built column by column from iid Gaussians (no Cholesky, so
     the near-dependencies are exact at any kappa)."""
     z = rng.standard_normal((n, d))
@@ -182,7 +183,9 @@ def near_dependent_candidates(design: str, d: int, k: int, n_blocks: int = 4) ->
     return []
 
 
-def adversarial_support(rng: np.random.Generator, design: str, d: int, k: int, n_blocks: int = 4) -> np.ndarray:
+def adversarial_support(
+    rng: np.random.Generator, design: str, d: int, k: int, n_blocks: int = 4
+) -> np.ndarray:
     """k columns chosen among the design's near-dependent columns [reconstructed protocol].
 
     near_dependent: whole triples, ceil(k/3) of them drawn at random, first k of their columns (k = 6:
@@ -205,7 +208,9 @@ def adversarial_support(rng: np.random.Generator, design: str, d: int, k: int, n
     return np.sort(cands[int(rng.integers(len(cands)))])
 
 
-def signal_values(rng: np.random.Generator, cov_ss: np.ndarray, values: str, rtol: float = 1e-9) -> np.ndarray:
+def signal_values(
+    rng: np.random.Generator, cov_ss: np.ndarray, values: str, rtol: float = 1e-9
+) -> np.ndarray:
     """Coefficients on a support S, scaled so that w_S' Sigma_SS w_S = 1 (unit signal power).
 
     ``gaussian``: an iid N(0, 1) direction; ``worst``: a direction in the least eigenspace of Sigma_SS
@@ -311,14 +316,16 @@ def lasso_path(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return alphas, coefs
 
 
-def best_on_path(x: np.ndarray, w_true: np.ndarray, alphas: np.ndarray, coefs: np.ndarray) -> tuple[np.ndarray, float, float]:
+def best_on_path(
+    x: np.ndarray, w_true: np.ndarray, alphas: np.ndarray, coefs: np.ndarray
+) -> tuple[np.ndarray, float, float]:
     """The point of a piecewise-linear coefficient path with the least prediction error against
     ``w_true`` (exact: the error is quadratic along each segment). Returns (coef, alpha, error).
 
     With the Lasso path this is the Lasso at the best possible alpha in hindsight ("lasso_best"): an
     oracle lower envelope of every way of tuning alpha, not an algorithm."""
     n = x.shape[0]
-    resid = x @ (coefs - w_true[:, None])                  # N x K, residual signal at each knot
+    resid = x @ (coefs - w_true[:, None])  # N x K, residual signal at each knot
     err_knots = np.einsum("ij,ij->j", resid, resid) / n
     best_j, best_t, best_e = int(np.argmin(err_knots)), 0.0, float(err_knots.min())
     if coefs.shape[1] > 1:

@@ -78,8 +78,13 @@ def _coefficients(kind: str, m: int, d: int, rng: np.random.Generator) -> Tensor
     raise ValueError(f"coefficients: one of {COEFFICIENTS}, got {kind!r}")
 
 
-def sample_union(bases: Sequence[Tensor], n_per: int | Sequence[int], seed: int, noise: float = 0.0,
-                 coefficients: str = "gaussian") -> tuple[Tensor, Tensor]:
+def sample_union(
+    bases: Sequence[Tensor],
+    n_per: int | Sequence[int],
+    seed: int,
+    noise: float = 0.0,
+    coefficients: str = "gaussian",
+) -> tuple[Tensor, Tensor]:
     """Points on the union: x = U_k a + noise·e, e ~ N(0, I_n). Returns X (N, n) float64 and labels (N,)
     int64, grouped by subspace (labels 0..0, 1..1, ...). ``n_per``: points per subspace (one int for all).
 

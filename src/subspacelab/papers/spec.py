@@ -37,7 +37,9 @@ class FinishedRun(Protocol):
     @property
     def cfg(self) -> Any: ...  # the run's composed config
 
-    def build(self, seed: int | None = None) -> tuple[Any, Any]: ...  # (data module, LightningModule), untrained
+    def build(
+        self, seed: int | None = None
+    ) -> tuple[Any, Any]: ...  # (data module, LightningModule), untrained
 
     def load_trained(self) -> tuple[Any, Any]: ...  # the same with the run's trained weights (model.pt)
 

@@ -33,7 +33,11 @@ class Run:
         from subspacelab.config import compose
         from subspacelab.pipeline.train import build
 
-        cfg = self.cfg if seed is None else compose([*self.overrides, f"runs_root={self.runs_root}", f"seed={seed}"])
+        cfg = (
+            self.cfg
+            if seed is None
+            else compose([*self.overrides, f"runs_root={self.runs_root}", f"seed={seed}"])
+        )
         return build(cfg)
 
     def load_trained(self):
@@ -71,7 +75,9 @@ class Context:
     def config(self, *overrides: str) -> DictConfig:
         from subspacelab.config import compose
 
-        return compose([f"paper={self.paper}", f"scale={self.scale}", f"runs_root={self.runs_root}", *overrides])
+        return compose(
+            [f"paper={self.paper}", f"scale={self.scale}", f"runs_root={self.runs_root}", *overrides]
+        )
 
     @property
     def runs(self) -> list[Run]:
@@ -80,6 +86,9 @@ class Context:
             from subspacelab.pipeline.plan import plan
 
             by_name = {r.get("run_name"): r for r in self.rows}
-            self._runs = [Run(by_name[p.run_name], p.overrides, self.runs_root)
-                          for p in plan(self.paper, self.scale) if p.run_name in by_name]
+            self._runs = [
+                Run(by_name[p.run_name], p.overrides, self.runs_root)
+                for p in plan(self.paper, self.scale)
+                if p.run_name in by_name
+            ]
         return self._runs

@@ -23,6 +23,8 @@ HEADER = (
     "# Do not edit: change the contract and regenerate (`make dvc-yaml PAPER={paper}`).\n"
     "# Run one scale: dvc repro pipelines/{paper}/dvc.yaml:report-<smoke|cpu|paper>\n"
 )
+
+
 def training_code(task: str) -> list[str]:
     """The source files a training run of ``task`` executes: the run machinery and the task's module, with
     everything they import (so adding a task or a paper never invalidates another task's runs)."""
@@ -33,13 +35,21 @@ def training_code(task: str) -> list[str]:
 
 
 # Only the config files a run reads, so that adding options for other papers invalidates nothing.
-TRAIN_CONF = ["conf/config.yaml", "conf/data/${item.data}.yaml", "conf/model/${item.model}.yaml",
-              "conf/method/${item.method}.yaml", "conf/trainer/${trainer}.yaml"]
+TRAIN_CONF = [
+    "conf/config.yaml",
+    "conf/data/${item.data}.yaml",
+    "conf/model/${item.model}.yaml",
+    "conf/method/${item.method}.yaml",
+    "conf/trainer/${trainer}.yaml",
+]
 # An experiment paper's run: the machinery that composes, runs and records it, plus (per paper) its
 # own module and every subspacelab module that imports (see codedeps).
 EXPERIMENT_CODE = [
-    "src/subspacelab/config/compose.py", "src/subspacelab/config/schema.py", "src/subspacelab/pipeline/train.py",
-    "src/subspacelab/pipeline/experiment.py", "src/subspacelab/pipeline/runinfo.py",
+    "src/subspacelab/config/compose.py",
+    "src/subspacelab/config/schema.py",
+    "src/subspacelab/pipeline/train.py",
+    "src/subspacelab/pipeline/experiment.py",
+    "src/subspacelab/pipeline/runinfo.py",
     "src/subspacelab/pipeline/loggers.py",
 ]
 
@@ -120,8 +130,13 @@ def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[s
         "do": {
             "cmd": "python -m subspacelab.train ${item.args} logger=${logger}",
             "wdir": "../..",
-            "deps": [*(f"data/raw/{d}.provenance.json" for d in datasets), *EXPERIMENT_CODE, *code,
-                     "conf/config.yaml", f"conf/experiment/{paper}.yaml"],
+            "deps": [
+                *(f"data/raw/{d}.provenance.json" for d in datasets),
+                *EXPERIMENT_CODE,
+                *code,
+                "conf/config.yaml",
+                f"conf/experiment/{paper}.yaml",
+            ],
             "params": ["logger"],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
         },
@@ -142,7 +157,11 @@ def paper_code(paper: str, part: str) -> list[str]:
 
 
 # The report stage reads the registry too, but only to find this paper: a paper added to it changes no report.
-REPORT_CODE = ["src/subspacelab/reporting", "src/subspacelab/pipeline/report.py", "src/subspacelab/papers/spec.py"]
+REPORT_CODE = [
+    "src/subspacelab/reporting",
+    "src/subspacelab/pipeline/report.py",
+    "src/subspacelab/papers/spec.py",
+]
 EVALUATE_CODE = ["src/subspacelab/pipeline/evaluate.py", "src/subspacelab/pipeline/context.py"]
 
 
@@ -161,20 +180,30 @@ def stages(paper: str) -> dict:
     experiment = contract.get("kind") == "experiment"
     run_code = paper_code(paper, "experiment") if experiment else []
     analysis = paper_code(paper, "analysis") if registry.get(paper).analysis else []
-    report_code = sorted(f for f in {*paper_code(paper, "claims"), *paper_code(paper, "figures")}
-                         if f not in REPORT_CODE and not f.startswith("src/subspacelab/reporting/"))
+    report_code = sorted(
+        f
+        for f in {*paper_code(paper, "claims"), *paper_code(paper, "figures")}
+        if f not in REPORT_CODE and not f.startswith("src/subspacelab/reporting/")
+    )
     notes = [f"src/subspacelab/papers/{paper}/NOTES.md"] if registry.get(paper).notes() else []
-    reads_models = bool(analysis) and not experiment and _task(items) == "classification"  # an LM analysis builds its own
+    reads_models = (
+        bool(analysis) and not experiment and _task(items) == "classification"
+    )  # an LM analysis builds its own
     datasets = list(contract.get("datasets") or [])  # an experiment that reads prepared datasets names them
-    out: dict = {"train": _experiment_stage(items, paper, run_code, datasets) if experiment else _training_stage(items)}
+    out: dict = {
+        "train": _experiment_stage(items, paper, run_code, datasets) if experiment else _training_stage(items)
+    }
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
         out[f"evaluate-{scale}"] = {
             "cmd": f"python -m subspacelab.pipeline.evaluate --paper {paper} --scale {scale}",
             "wdir": "../..",
-            "deps": [*EVALUATE_CODE, *metrics,
-                     *([m.replace("metrics.json", "model.pt") for m in metrics] if reads_models else []),
-                     *analysis],
+            "deps": [
+                *EVALUATE_CODE,
+                *metrics,
+                *([m.replace("metrics.json", "model.pt") for m in metrics] if reads_models else []),
+                *analysis,
+            ],
             "outs": [{results: {"cache": False}}],
         }
         rdir = f"reports/{paper}" if scale == "cpu" else f"reports/{paper}/{scale}"
@@ -189,7 +218,9 @@ def stages(paper: str) -> dict:
 
 
 def render(paper: str) -> str:
-    body = yaml.safe_dump({"vars": ["../../params.yaml"], "stages": stages(paper)}, sort_keys=False, width=1000)
+    body = yaml.safe_dump(
+        {"vars": ["../../params.yaml"], "stages": stages(paper)}, sort_keys=False, width=1000
+    )
     return HEADER.format(paper=paper) + body
 
 
@@ -202,7 +233,9 @@ def main(argv=None) -> None:
     text = render(args.paper)
     if args.check:
         if not path.is_file() or path.read_text() != text:
-            print(f"{path} is out of date with conf/paper/{args.paper}.yaml: run make dvc-yaml PAPER={args.paper}")
+            print(
+                f"{path} is out of date with conf/paper/{args.paper}.yaml: run make dvc-yaml PAPER={args.paper}"
+            )
             sys.exit(1)
         return
     path.parent.mkdir(parents=True, exist_ok=True)

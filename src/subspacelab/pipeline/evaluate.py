@@ -20,7 +20,9 @@ def results_path(paper: str, scale: str, runs_root: str = "runs") -> Path:
     return Path(runs_root) / paper / scale / "results.json"
 
 
-def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True, keep_analysis: bool = False) -> dict:
+def run(
+    paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True, keep_analysis: bool = False
+) -> dict:
     """Gather the runs' rows and, unless ``keep_analysis`` (then the analysis rows already in results.json
     are kept: for re-recorded runs whose analysis inputs, such as uncommitted checkpoints, are absent), analyse."""
     base = Path(runs_root) / paper / scale
@@ -39,7 +41,10 @@ def run(paper: str, scale: str, runs_root: str = "runs", check_plan: bool = True
     elif spec.analysis and rows:
         table["analysis"] = spec.analyze(Context(paper, scale, rows, base))
     write_json(results_path(paper, scale, runs_root), table)
-    print(f"[evaluate] {paper}/{scale}: {len(rows)} runs" + (f", {len(missing)} planned runs missing" if missing else ""))
+    print(
+        f"[evaluate] {paper}/{scale}: {len(rows)} runs"
+        + (f", {len(missing)} planned runs missing" if missing else "")
+    )
     return table
 
 
@@ -48,8 +53,11 @@ def main(argv=None) -> None:
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--runs-root", default="runs")
-    ap.add_argument("--keep-analysis", action="store_true",
-                    help="keep the analysis rows of the existing results.json (gather the runs' rows only)")
+    ap.add_argument(
+        "--keep-analysis",
+        action="store_true",
+        help="keep the analysis rows of the existing results.json (gather the runs' rows only)",
+    )
     args = ap.parse_args(argv)
     run(args.paper, args.scale, args.runs_root, keep_analysis=args.keep_analysis)
 

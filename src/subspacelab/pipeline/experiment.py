@@ -38,10 +38,20 @@ def _log_to_wandb(cfg: DictConfig, run_dir: Path, run_id: str, metrics: dict) ->
     from subspacelab.pipeline.loggers import wandb_mode
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    run = wandb.init(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.paper.id,
-                     name=cfg.run_name, id=run_id, job_type="experiment", tags=[cfg.scale.name],
-                     dir=str(run_dir), mode=wandb_mode(cfg.logger.mode), config=resolved(cfg), reinit=True,
-                     resume="allow")
+    run = wandb.init(
+        project=cfg.logger.project,
+        entity=cfg.logger.entity,
+        group=cfg.paper.id,
+        name=cfg.run_name,
+        id=run_id,
+        job_type="experiment",
+        tags=[cfg.scale.name],
+        dir=str(run_dir),
+        mode=wandb_mode(cfg.logger.mode),
+        config=resolved(cfg),
+        reinit=True,
+        resume="allow",
+    )
     scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     run.summary.update(scalars)
     points = metrics.get("points") or []
@@ -82,7 +92,11 @@ def run_experiment(cfg: DictConfig) -> dict:
         "wandb_run_id": run_id if cfg.logger.name == "wandb" else None,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    keep = {k: v for k, v in resolved(cfg).items() if k in ("paper", "scale", "seed", "experiment", "run_name", "logger")}
+    keep = {
+        k: v
+        for k, v in resolved(cfg).items()
+        if k in ("paper", "scale", "seed", "experiment", "run_name", "logger")
+    }
     keep["paper"] = {"id": cfg.paper.id, "kind": "experiment"}
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(keep))
     write_json(run_dir / "metrics.json", metrics)

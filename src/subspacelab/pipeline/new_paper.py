@@ -21,11 +21,18 @@ KINDS = ("training", "experiment")
 
 def _fill(name: str, paper_id: str, title: str, kind: str) -> str:
     text = (TEMPLATE / name).read_text()
-    experiment_import = f"from subspacelab.papers.{paper_id}.experiment import Experiment  # noqa: F401\n" \
-        if kind == "experiment" else ""
+    experiment_import = (
+        f"from subspacelab.papers.{paper_id}.experiment import Experiment  # noqa: F401\n"
+        if kind == "experiment"
+        else ""
+    )
     metric = "captured" if kind == "experiment" else "test_acc"
-    return (text.replace("__EXPERIMENT_IMPORT__", experiment_import).replace("__METRIC__", metric)
-            .replace("__TITLE__", title).replace("__ID__", paper_id))
+    return (
+        text.replace("__EXPERIMENT_IMPORT__", experiment_import)
+        .replace("__METRIC__", metric)
+        .replace("__TITLE__", title)
+        .replace("__ID__", paper_id)
+    )
 
 
 def files(paper_id: str, title: str, kind: str, root: Path = ROOT) -> dict[Path, str]:
@@ -36,13 +43,16 @@ def files(paper_id: str, title: str, kind: str, root: Path = ROOT) -> dict[Path,
         pkg / "claims.py": _fill("claims.py.tmpl", paper_id, title, kind),
         pkg / "figures.py": _fill("figures.py.tmpl", paper_id, title, kind),
         pkg / "NOTES.md": _fill("NOTES.md.tmpl", paper_id, title, kind),
-        root / "conf" / "paper" / f"{paper_id}.yaml": _fill(f"contract_{kind}.yaml.tmpl", paper_id, title, kind),
+        root / "conf" / "paper" / f"{paper_id}.yaml": _fill(
+            f"contract_{kind}.yaml.tmpl", paper_id, title, kind
+        ),
         root / "tests" / "papers" / f"test_{paper_id}.py": _fill("test_paper.py.tmpl", paper_id, title, kind),
     }
     if kind == "experiment":
         out[pkg / "experiment.py"] = _fill("experiment.py.tmpl", paper_id, title, kind)
-        out[root / "conf" / "experiment" / f"{paper_id}.yaml"] = _fill("experiment_config.yaml.tmpl", paper_id, title,
-                                                                       kind)
+        out[root / "conf" / "experiment" / f"{paper_id}.yaml"] = _fill(
+            "experiment_config.yaml.tmpl", paper_id, title, kind
+        )
     return out
 
 
@@ -52,7 +62,7 @@ def register(paper_id: str, registry: Path) -> str:
     block = re.search(r"PAPER_IDS = \(\n(.*?)\n\)", text, re.S)
     ids = sorted({*re.findall(r'"(\w+)"', block.group(1)), paper_id})
     body = "\n".join(f'    "{i}",' for i in ids)
-    return text[: block.start(1)] + body + text[block.end(1):]
+    return text[: block.start(1)] + body + text[block.end(1) :]
 
 
 def main(argv=None) -> None:
@@ -63,14 +73,18 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     paper_id = args.id
     if not re.fullmatch(r"[a-z][a-z0-9_]*", paper_id):
-        print(f"ID: {paper_id!r} is not a snake_case identifier (letters, digits, _; starting with a letter)",
-              file=sys.stderr)
+        print(
+            f"ID: {paper_id!r} is not a snake_case identifier (letters, digits, _; starting with a letter)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     out = files(paper_id, args.title or paper_id.replace("_", " ").title(), args.kind)
     taken = [str(p.relative_to(ROOT)) for p in out if p.exists()]
     if taken or (PAPERS / f"{paper_id}.py").exists():
-        print(f"ID: paper {paper_id!r} exists already ({', '.join(taken) or paper_id + '.py'}); choose another id",
-              file=sys.stderr)
+        print(
+            f"ID: paper {paper_id!r} exists already ({', '.join(taken) or paper_id + '.py'}); choose another id",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     registry = PAPERS / "registry.py"
     new_registry = register(paper_id, registry)
@@ -83,7 +97,9 @@ def main(argv=None) -> None:
     dvcgen.main([paper_id])
     for path in out:
         print(f"[new-paper] wrote {path.relative_to(ROOT)}")
-    print(f"[new-paper] registered {paper_id}; next: docs/adding-a-paper.md, then make reproduce-paper PAPER={paper_id}")
+    print(
+        f"[new-paper] registered {paper_id}; next: docs/adding-a-paper.md, then make reproduce-paper PAPER={paper_id}"
+    )
 
 
 if __name__ == "__main__":

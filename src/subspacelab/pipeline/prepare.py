@@ -23,7 +23,9 @@ def run(names: list[str], root: str = "data/raw", mirror: str | None = None) -> 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("datasets", nargs="*", help=f"image datasets: {', '.join(sorted(DATASETS))}")
-    ap.add_argument("--corpus", help="a text corpus (see subspacelab.data.text.CORPORA, or hf:<name>[:<config>])")
+    ap.add_argument(
+        "--corpus", help="a text corpus (see subspacelab.data.text.CORPORA, or hf:<name>[:<config>])"
+    )
     ap.add_argument("--tokenizer", default="bpe", choices=["bpe", "byte"])
     ap.add_argument("--vocab-size", type=int, default=2048)
     ap.add_argument("--root", default="data/raw")
@@ -36,13 +38,18 @@ def main(argv=None) -> None:
         ap.error(f"unknown dataset {unknown[0]!r}; valid: {', '.join(sorted(DATASETS))}")
     try:
         for name, prov in run(args.datasets, args.root, args.mirror).items():
-            print(f"[prepare] {name}: {prov['source']}" + ("" if prov.get("exact", True) else f" ({prov['note']})"))
+            print(
+                f"[prepare] {name}: {prov['source']}"
+                + ("" if prov.get("exact", True) else f" ({prov['note']})")
+            )
         if args.corpus:
             from subspacelab.data.text import prepare_corpus
 
             prov = prepare_corpus(args.corpus, args.root, args.mirror, args.tokenizer, args.vocab_size)
-            print(f"[prepare] {args.corpus}: {args.tokenizer} tokenizer, vocab {args.vocab_size}, "
-                  f"{prov.get('n_train_tokens')} training tokens")
+            print(
+                f"[prepare] {args.corpus}: {args.tokenizer} tokenizer, vocab {args.vocab_size}, "
+                f"{prov.get('n_train_tokens')} training tokens"
+            )
     except DataUnavailableError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None

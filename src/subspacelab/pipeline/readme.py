@@ -22,20 +22,29 @@ def status(report: Path) -> tuple[str, str]:
         return "not started", ""
     claims = json.loads(report.read_text())["claims"]
     n = counts(claims)
-    unimplemented = any(c.get("kind") == "paper" and c["verdict"] == "not_run" and "not implemented" in (c.get("note") or "")
-                        for c in claims)
+    unimplemented = any(
+        c.get("kind") == "paper" and c["verdict"] == "not_run" and "not implemented" in (c.get("note") or "")
+        for c in claims
+    )
     p, flags, checks = n["paper"], n["flags"], n["check"]
-    summary = (f"{p['reproduced']} / {p['partly']} / {p['not_reproduced']} / {p['not_run']}"
-               + (" · flagged " + ", ".join(f"{v} {k.replace('_', '-')}" for k, v in sorted(flags.items()))
-                  if flags else "")
-               + f" · checks {checks['reproduced']}/{sum(checks.values())}")
+    summary = (
+        f"{p['reproduced']} / {p['partly']} / {p['not_reproduced']} / {p['not_run']}"
+        + (
+            " · flagged " + ", ".join(f"{v} {k.replace('_', '-')}" for k, v in sorted(flags.items()))
+            if flags
+            else ""
+        )
+        + f" · checks {checks['reproduced']}/{sum(checks.values())}"
+    )
     return ("**partial**" if unimplemented else "**done**") + " at cpu scale", summary
 
 
 def table(root: Path = Path(".")) -> str:
     papers = yaml.safe_load((root / "docs" / "papers.yaml").read_text())["papers"]
-    lines = ["| # | id | paper | family | status | paper claims: reproduced / partly / not reproduced / not run |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| # | id | paper | family | status | paper claims: reproduced / partly / not reproduced / not run |",
+        "|---|---|---|---|---|---|",
+    ]
     for p in papers:
         report = root / "reports" / p["id"] / "comparison.json"
         state, summary = status(report)
@@ -59,7 +68,9 @@ def main(argv=None) -> None:
     new = render(text)
     if args.check:
         if new != text:
-            print("README.md: the papers table is out of date with reports/; run make readme", file=sys.stderr)
+            print(
+                "README.md: the papers table is out of date with reports/; run make readme", file=sys.stderr
+            )
             sys.exit(1)
         return
     if new != text:

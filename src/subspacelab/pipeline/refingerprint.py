@@ -61,7 +61,9 @@ def refingerprint(paper: str, scale: str, old_conf: str) -> tuple[list[str], lis
         if old_fp != m["fingerprint"] or not same:
             refused.append(r.run_name)
             continue
-        write_json(Path(r.run_dir) / "metrics.json", {**m, "fingerprint": new_fp, "fingerprint_previous": old_fp})
+        write_json(
+            Path(r.run_dir) / "metrics.json", {**m, "fingerprint": new_fp, "fingerprint_previous": old_fp}
+        )
         moved.append(r.run_name)
     return moved, refused
 
@@ -73,8 +75,10 @@ def main(argv=None) -> None:
     ap.add_argument("--old-conf", required=True)
     args = ap.parse_args(argv)
     moved, refused = refingerprint(args.paper, args.scale, args.old_conf)
-    print(f"[refingerprint] {args.paper}/{args.scale}: {len(moved)} runs re-recorded"
-          + (f"; left alone (config differs): {', '.join(refused)}" if refused else ""))
+    print(
+        f"[refingerprint] {args.paper}/{args.scale}: {len(moved)} runs re-recorded"
+        + (f"; left alone (config differs): {', '.join(refused)}" if refused else "")
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,13 @@ def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
         if p and not p.get("exact", True):
             notes.append(f"Data: {p.get('note')} (source {p.get('source')}).")
         elif p:
-            extra = f"; tokenizer {p['tokenizer']} with {p['vocab_size']} tokens" if p.get("tokenizer") else ""
-            notes.append(f"Data: {p.get('dataset') or p.get('name')} from {p.get('source')} (byte-exact{extra}).")
+            extra = (
+                f"; tokenizer {p['tokenizer']} with {p['vocab_size']} tokens" if p.get("tokenizer") else ""
+            )
+            notes.append(
+                f"Data: {p.get('dataset') or p.get('name')} from {p.get('source')} (byte-exact{extra})."
+            )
+
     def plain(node):  # an empty DictConfig is falsy: test for None, not truth
         return {} if node is None else OmegaConf.to_container(node, resolve=True)
 
@@ -52,18 +57,33 @@ def _log_to_wandb(paper: str, scale: str, claims: list[dict], plots: list[Path],
     from subspacelab.pipeline.loggers import wandb_mode
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    run = wandb.init(project="subspacelab", group=paper, job_type="report", name=f"report-{paper}-{scale}",
-                     dir=str(runs_dir), mode=wandb_mode(None), reinit=True)
+    run = wandb.init(
+        project="subspacelab",
+        group=paper,
+        job_type="report",
+        name=f"report-{paper}-{scale}",
+        dir=str(runs_dir),
+        mode=wandb_mode(None),
+        reinit=True,
+    )
     table = wandb.Table(columns=["claim", "kind", "flags", "paper", "measured", "verdict"])
     for c in claims:
-        table.add_data(c["id"], c.get("kind"), ",".join(c.get("flags") or {}), str(c["paper_value"]),
-                       json.dumps(c["measured"], default=str)[:500], c["verdict"])
+        table.add_data(
+            c["id"],
+            c.get("kind"),
+            ",".join(c.get("flags") or {}),
+            str(c["paper_value"]),
+            json.dumps(c["measured"], default=str)[:500],
+            c["verdict"],
+        )
     run.log({"claims": table, **{p.stem: wandb.Image(str(p)) for p in plots}})
     run.finish()
 
 
-INDEX_HEADER = ("| paper | reproduced | partly | not reproduced | not run | flagged (reconstructed / post hoc / "
-                "stand-in) | project checks passed |")
+INDEX_HEADER = (
+    "| paper | reproduced | partly | not reproduced | not run | flagged (reconstructed / post hoc / "
+    "stand-in) | project checks passed |"
+)
 
 
 def index_rows(reports_root: Path = REPORTS) -> list[str]:
@@ -73,23 +93,32 @@ def index_rows(reports_root: Path = REPORTS) -> list[str]:
         n = counts(json.loads(f.read_text())["claims"])
         p, fl, ch = n["paper"], n["flags"], n["check"]
         flagged = " / ".join(str(fl.get(k, 0)) for k in ("reconstructed", "post_hoc", "stand_in"))
-        lines.append(f"| [{f.parent.name}]({f.parent.name}/comparison.md) | {p['reproduced']} | {p['partly']} | "
-                     f"{p['not_reproduced']} | {p['not_run']} | {flagged} | {ch['reproduced']} of {sum(ch.values())} |")
+        lines.append(
+            f"| [{f.parent.name}]({f.parent.name}/comparison.md) | {p['reproduced']} | {p['partly']} | "
+            f"{p['not_reproduced']} | {p['not_run']} | {flagged} | {ch['reproduced']} of {sum(ch.values())} |"
+        )
     return lines
 
 
 def update_index(reports_root: Path = REPORTS) -> Path:
     """reports/README.md: every paper's verdicts at the cpu scale, paper claims only; checks in their column."""
-    lines = ["# Reports", "", "Verdicts of the papers' own claims at the cpu scale (see each paper's `comparison.md`). "
-             "Project checks (time budgets, properties true by construction, sanity checks) are counted apart and "
-             "never as reproduced results; flags count paper claims whose verdict is qualified.", "",
-             *index_rows(reports_root)]
+    lines = [
+        "# Reports",
+        "",
+        "Verdicts of the papers' own claims at the cpu scale (see each paper's `comparison.md`). "
+        "Project checks (time budgets, properties true by construction, sanity checks) are counted apart and "
+        "never as reproduced results; flags count paper claims whose verdict is qualified.",
+        "",
+        *index_rows(reports_root),
+    ]
     out = reports_root / "README.md"
     out.write_text("\n".join(lines) + "\n")
     return out
 
 
-def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = REPORTS, wandb_log: bool = True) -> dict:
+def run(
+    paper: str, scale: str, runs_root: str = "runs", reports_root: Path = REPORTS, wandb_log: bool = True
+) -> dict:
     from subspacelab.config import compose
 
     cfg = compose([f"paper={paper}", f"scale={scale}"])
@@ -104,18 +133,37 @@ def run(paper: str, scale: str, runs_root: str = "runs", reports_root: Path = RE
     perf_file = report_dir(paper, "cpu", reports_root) / "perf.json"
     perf = json.loads(perf_file.read_text()) if perf_file.is_file() else None
     meta = {
-        "paper": paper, "scale": scale, "scale_description": cfg.scale.description,
-        "title": contract.get("title", paper), "authors": contract.get("authors"), "venue": contract.get("venue"),
-        "arxiv": contract.get("arxiv"), "code": contract.get("code"),
-        "n_runs": len(table["runs"]), "n_missing": len(table.get("missing", [])),
+        "paper": paper,
+        "scale": scale,
+        "scale_description": cfg.scale.description,
+        "title": contract.get("title", paper),
+        "authors": contract.get("authors"),
+        "venue": contract.get("venue"),
+        "arxiv": contract.get("arxiv"),
+        "code": contract.get("code"),
+        "n_runs": len(table["runs"]),
+        "n_missing": len(table.get("missing", [])),
     }
     notes = _notes(contract, scale, rows, spec.notes())
     tables = spec.tables(rows) if rows else None
     discussion = report_dir(paper, "cpu", reports_root) / "discussion.md"
-    write_json(out_dir / "comparison.json", {**meta, "counts": counts(claims), "claims": claims, "notes": notes})
-    (out_dir / "comparison.md").write_text(comparison_markdown(
-        meta, claims, notes, [str(p) for p in plots], perf, rows, tables=tables,
-        discussion=discussion.is_file(), out_dir=out_dir, reports_root=reports_root))
+    write_json(
+        out_dir / "comparison.json", {**meta, "counts": counts(claims), "claims": claims, "notes": notes}
+    )
+    (out_dir / "comparison.md").write_text(
+        comparison_markdown(
+            meta,
+            claims,
+            notes,
+            [str(p) for p in plots],
+            perf,
+            rows,
+            tables=tables,
+            discussion=discussion.is_file(),
+            out_dir=out_dir,
+            reports_root=reports_root,
+        )
+    )
     if scale == "cpu":
         update_index(reports_root)
     if wandb_log:

@@ -29,7 +29,10 @@ def main(argv=None) -> None:
         print(err, file=sys.stderr)
         sys.exit(2)
     if args.scale not in scales:  # before DVC starts: it would only say "stage report-<scale> not found"
-        print(f"SCALE: paper {args.paper} has no scale {args.scale!r}; valid: {', '.join(scales)}", file=sys.stderr)
+        print(
+            f"SCALE: paper {args.paper} has no scale {args.scale!r}; valid: {', '.join(scales)}",
+            file=sys.stderr,
+        )
         sys.exit(2)
     dvcgen.write_if_changed(args.paper)
     start = time.time()

@@ -67,9 +67,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
-    ap.add_argument("--launcher", default="basic", help="a hydra/launcher option, e.g. joblib or submitit_slurm")
+    ap.add_argument(
+        "--launcher", default="basic", help="a hydra/launcher option, e.g. joblib or submitit_slurm"
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
-    ap.add_argument("--record", action="store_true", help="then record the runs in DVC and run evaluate + report")
+    ap.add_argument(
+        "--record", action="store_true", help="then record the runs in DVC and run evaluate + report"
+    )
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = ap.parse_args(argv)
     for cmd in multirun_commands(args.paper, args.scale):

@@ -110,9 +110,15 @@ def run(cfg: DictConfig) -> dict:
             "data_provenance": dm.provenance,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        torch.save({"state": task.trained_state(module), "init_seed": int(cfg.seed),
-                    "projection_seed": cfg.method.get("projection_seed"), "fingerprint": fp},
-                   run_dir / "model.pt")
+        torch.save(
+            {
+                "state": task.trained_state(module),
+                "init_seed": int(cfg.seed),
+                "projection_seed": cfg.method.get("projection_seed"),
+                "fingerprint": fp,
+            },
+            run_dir / "model.pt",
+        )
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
         write_json(run_dir / "metrics.json", metrics)
         shutil.rmtree(ckpt_dir, ignore_errors=True)

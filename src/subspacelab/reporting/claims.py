@@ -24,7 +24,9 @@ def total_minutes_below(claim: dict, rows: list[dict]) -> Verdict:
     minutes = sum(r.get("process_seconds") or 0 for r in rows) / 60
     limit = float(claim["derive"]["limit"])
     note = "sum of the train stages' process times (start-up included); installing the venv is not counted"
-    return Verdict({"value": round(minutes, 1), "mean": minutes}, REPRODUCED if minutes < limit else NOT, note)
+    return Verdict(
+        {"value": round(minutes, 1), "mean": minutes}, REPRODUCED if minutes < limit else NOT, note
+    )
 
 
 RULES = {"total_minutes_below": total_minutes_below}
@@ -38,7 +40,9 @@ def evaluate_claim(claim, rows: list[dict], scale: str, rules: dict | None = Non
     rule = claim["derive"]["rule"]
     known = {**RULES, **(rules or {})}
     if rule not in known:
-        raise KeyError(f"claim {claim['id']}: unknown derive rule {rule!r}; valid: {', '.join(sorted(known))}")
+        raise KeyError(
+            f"claim {claim['id']}: unknown derive rule {rule!r}; valid: {', '.join(sorted(known))}"
+        )
     out = {k: claim.get(k) for k in CARRIED}
     out["flags"] = dict(claim.get("flags") or {})
     out["scale"] = scale
@@ -51,7 +55,9 @@ def evaluate_claim(claim, rows: list[dict], scale: str, rules: dict | None = Non
         return out
     measured, verdict, note = known[rule](claim, rows)
     if verdict not in VERDICTS:
-        raise ValueError(f"claim {claim['id']}: rule {rule!r} gave verdict {verdict!r}; valid: {', '.join(VERDICTS)}")
+        raise ValueError(
+            f"claim {claim['id']}: rule {rule!r} gave verdict {verdict!r}; valid: {', '.join(VERDICTS)}"
+        )
     out.update(measured=measured, verdict=verdict, note=note)
     return out
 
@@ -62,8 +68,7 @@ def evaluate_claims(claims, rows: list[dict], scale: str, rules: dict | None = N
 
 def counts(claims: list[dict]) -> dict:
     """Verdict counts of paper claims and of checks apart, and how many paper claims carry each flag."""
-    out: dict = {"paper": dict.fromkeys(VERDICTS, 0), "check": dict.fromkeys(VERDICTS, 0),
-                 "flags": {}}
+    out: dict = {"paper": dict.fromkeys(VERDICTS, 0), "check": dict.fromkeys(VERDICTS, 0), "flags": {}}
     for c in claims:
         out[c.get("kind") or "paper"][c["verdict"]] += 1
         if (c.get("kind") or "paper") == "paper":

@@ -22,8 +22,9 @@ STYLE = {"axes.grid": True, "grid.alpha": 0.3, "legend.fontsize": 8, "axes.title
 
 
 @contextmanager
-def figure(path: Path, ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = None,
-           **subplot_kw) -> Iterator[tuple]:
+def figure(
+    path: Path, ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = None, **subplot_kw
+) -> Iterator[tuple]:
     """A figure with ``nrows x ncols`` axes (one ``Axes`` when both are 1, else a flat list), saved to
     ``path`` with tight layout and closed when the block ends (also when it raises)."""
     size = size or (5.0 * ncols + 1.0, 3.8 * nrows + 0.6)

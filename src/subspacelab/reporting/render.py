@@ -7,7 +7,12 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-VERDICT_MARK = {"reproduced": "reproduced", "partly": "partly", "not_reproduced": "**not reproduced**", "not_run": "not run"}
+VERDICT_MARK = {
+    "reproduced": "reproduced",
+    "partly": "partly",
+    "not_reproduced": "**not reproduced**",
+    "not_run": "not run",
+}
 
 
 def _fmt(measured) -> str:
@@ -55,7 +60,10 @@ def flags_cell(flags: dict | None) -> str:
 
 
 def claims_table(claims: list[dict]) -> list[str]:
-    lines = ["| claim | paper | measured | verdict | flags | criterion | source |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| claim | paper | measured | verdict | flags | criterion | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in claims:
         rule = json.dumps(c["derive"], separators=(",", ":"))
         note = f"<br>*{_cell(c['note'])}*" if c.get("note") else ""
@@ -74,13 +82,25 @@ def verdict_summary(claims: list[dict]) -> str:
     paper = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in n["paper"].items() if v)
     check = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in n["check"].items() if v)
     flags = ", ".join(f"{v} {FLAG_MARK.get(k, k)}" for k, v in sorted(n["flags"].items()))
-    return (f"Paper claims: {paper or 'none'}" + (f" (flagged: {flags})" if flags else "")
-            + f". Project checks: {check or 'none'}. Only paper claims count as reproduced results.")
+    return (
+        f"Paper claims: {paper or 'none'}"
+        + (f" (flagged: {flags})" if flags else "")
+        + f". Project checks: {check or 'none'}. Only paper claims count as reproduced results."
+    )
 
 
-def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots: list[str], perf: dict | None,
-                        rows: list[dict] | None = None, tables: str | None = None, discussion: bool = False,
-                        out_dir: Path | None = None, reports_root: Path | None = None) -> str:
+def comparison_markdown(
+    meta: dict,
+    claims: list[dict],
+    notes: list[str],
+    plots: list[str],
+    perf: dict | None,
+    rows: list[dict] | None = None,
+    tables: str | None = None,
+    discussion: bool = False,
+    out_dir: Path | None = None,
+    reports_root: Path | None = None,
+) -> str:
     paper_claims = [c for c in claims if c.get("kind", "paper") == "paper"]
     checks = [c for c in claims if c.get("kind") == "check"]
     lines = [
@@ -100,9 +120,12 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
     ]
     if checks:
         lines += ["", "## Project checks (ours, not the paper's results)", "", *claims_table(checks)]
-    lines += ["", "Flags: *reconstructed*: our reconstruction of a method or protocol the paper and its code do not "
-              "give; *post hoc*: a setting chosen after seeing results on the evaluation data; *stand-in*: data, "
-              "model or scale differs from the paper's."]
+    lines += [
+        "",
+        "Flags: *reconstructed*: our reconstruction of a method or protocol the paper and its code do not "
+        "give; *post hoc*: a setting chosen after seeing results on the evaluation data; *stand-in*: data, "
+        "model or scale differs from the paper's.",
+    ]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
@@ -113,19 +136,26 @@ def comparison_markdown(meta: dict, claims: list[dict], notes: list[str], plots:
     if perf:
         lines += ["", "## Performance (`make bench`)", "", perf.get("markdown") or perf_markdown(perf)]
     if discussion:
-        link = "discussion.md" if out_dir is None or reports_root is None or out_dir.parent == reports_root \
+        link = (
+            "discussion.md"
+            if out_dir is None or reports_root is None or out_dir.parent == reports_root
             else "../discussion.md"
+        )
         lines += ["", f"What these results mean, and what did not reproduce: [discussion]({link})."]
     return "\n".join(lines) + "\n"
 
 
 def perf_markdown(perf: dict) -> str:
-    rows = ["| model | D | projection | d | step ms | x plain | extra peak MiB | device |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| model | D | projection | d | step ms | x plain | extra peak MiB | device |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in perf.get("results", []):
         d = f"{r['d']:,}" if r.get("d") else "-"
         if "refused" in r:
-            rows.append(f"| {r['model']} | {r['D']:,} | {r['projection']} | {d} | refused: {r['refused']} | | | |")
+            rows.append(
+                f"| {r['model']} | {r['D']:,} | {r['projection']} | {d} | refused: {r['refused']} | | | |"
+            )
             continue
         rows.append(
             f"| {r['model']} | {r['D']:,} | {r['projection']} | {d} | {r['step_ms']:.1f} | "
@@ -134,6 +164,8 @@ def perf_markdown(perf: dict) -> str:
     summary = perf.get("summary", {})
     if summary:
         rows.append("")
-        rows.append(f"Fastfood and sparse within 3x of plain step time everywhere: "
-                    f"**{summary.get('fastfood_and_sparse_within_3x')}** (worst {summary.get('worst_slowdown', 0):.2f}x).")
+        rows.append(
+            f"Fastfood and sparse within 3x of plain step time everywhere: "
+            f"**{summary.get('fastfood_and_sparse_within_3x')}** (worst {summary.get('worst_slowdown', 0):.2f}x)."
+        )
     return "\n".join(rows) + ("\n\n" + perf["note"] if perf.get("note") else "")

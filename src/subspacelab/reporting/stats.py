@@ -29,10 +29,19 @@ class Interval:
     def text(self, fmt: str = ".3g") -> str:
         if self.n < 2 or math.isnan(self.lo):
             return f"{self.mean:{fmt}} (n={self.n}, no interval)"
-        return f"{self.mean:{fmt}} [{self.lo:{fmt}}, {self.hi:{fmt}}] (n={self.n}, {self.level:.0%} t-interval)"
+        return (
+            f"{self.mean:{fmt}} [{self.lo:{fmt}}, {self.hi:{fmt}}] (n={self.n}, {self.level:.0%} t-interval)"
+        )
 
     def as_dict(self) -> dict:
-        return {"mean": self.mean, "lo": self.lo, "hi": self.hi, "n": self.n, "sd": self.sd, "level": self.level}
+        return {
+            "mean": self.mean,
+            "lo": self.lo,
+            "hi": self.hi,
+            "n": self.n,
+            "sd": self.sd,
+            "level": self.level,
+        }
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
@@ -49,8 +58,9 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, n, sd, level)
 
 
-def difference_interval(a: Sequence[float], b: Sequence[float], paired: bool = False,
-                        level: float = 0.95) -> Interval:
+def difference_interval(
+    a: Sequence[float], b: Sequence[float], paired: bool = False, level: float = 0.95
+) -> Interval:
     """Interval of mean(a) − mean(b): paired over seeds (the same seeds in both arms) or Welch's."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if paired:
@@ -91,8 +101,15 @@ class Slope:
         return f"{self.slope:.2f} [{self.lo:.2f}, {self.hi:.2f}] (n={self.n} points, R² {self.r2:.3f})"
 
     def as_dict(self) -> dict:
-        return {"slope": self.slope, "lo": self.lo, "hi": self.hi, "intercept": self.intercept, "r2": self.r2,
-                "n": self.n, "level": self.level}
+        return {
+            "slope": self.slope,
+            "lo": self.lo,
+            "hi": self.hi,
+            "intercept": self.intercept,
+            "r2": self.r2,
+            "n": self.n,
+            "level": self.level,
+        }
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> Slope:
@@ -108,12 +125,24 @@ def loglog_slope(x: Sequence[float], y: Sequence[float], level: float = 0.95) ->
     if n < 3:
         return Slope(float(fit.slope), float("nan"), float("nan"), float(fit.intercept), 1.0, n, level)
     half = float(_st.t.ppf(0.5 + level / 2, n - 2)) * float(fit.stderr)
-    return Slope(float(fit.slope), float(fit.slope) - half, float(fit.slope) + half, float(fit.intercept),
-                 float(fit.rvalue) ** 2, n, level)
+    return Slope(
+        float(fit.slope),
+        float(fit.slope) - half,
+        float(fit.slope) + half,
+        float(fit.intercept),
+        float(fit.rvalue) ** 2,
+        n,
+        level,
+    )
 
 
-def bootstrap_interval(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean,
-                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_interval(
+    values: Sequence[float],
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Percentile bootstrap of ``statistic`` over ``values`` (seeded: the same interval every time)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -121,5 +150,11 @@ def bootstrap_interval(values: Sequence[float], statistic: Callable[[np.ndarray]
     rng = np.random.default_rng(seed)
     draws = np.array([statistic(x[rng.integers(0, x.size, x.size)]) for _ in range(n_boot)])
     lo, hi = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
-    return Interval(float(statistic(x)), float(lo), float(hi), int(x.size), float(x.std(ddof=1)) if x.size > 1
-                    else float("nan"), level)
+    return Interval(
+        float(statistic(x)),
+        float(lo),
+        float(hi),
+        int(x.size),
+        float(x.std(ddof=1)) if x.size > 1 else float("nan"),
+        level,
+    )

@@ -46,12 +46,15 @@ def param(claim: dict, key: str, default: Any = None) -> Any:
     return derive[key] if key in derive else claim.get(key, default)
 
 
-def ladder(value: float | None, reproduced: float, partly: float | None = None, higher_is_better: bool = True) -> str:
+def ladder(
+    value: float | None, reproduced: float, partly: float | None = None, higher_is_better: bool = True
+) -> str:
     """The verdict of ``value`` against two thresholds: ``reproduced`` when it is at least ``reproduced``
     (at most, with ``higher_is_better=False``), ``partly`` when it passes ``partly``, else not reproduced.
     ``None`` (nothing measured) is not reproduced."""
     if value is None:
         return NOT
+
     def passes(limit: float) -> bool:
         return value >= limit if higher_is_better else value <= limit
 

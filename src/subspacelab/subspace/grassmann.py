@@ -87,8 +87,14 @@ class GrassmannSGD(torch.optim.Optimizer):
     ):
         if lr < 0 or momentum < 0 or weight_decay < 0 or reorth_every < 0:
             raise ValueError("lr, momentum, weight_decay and reorth_every must be non-negative")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        reorth_every=reorth_every, manifold="euclidean")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            reorth_every=reorth_every,
+            manifold="euclidean",
+        )
         super().__init__(params, defaults)
         for group in self.param_groups:
             if group["manifold"] not in ("euclidean", "grassmann"):
@@ -96,8 +102,10 @@ class GrassmannSGD(torch.optim.Optimizer):
             if group["manifold"] == "grassmann":
                 for p in group["params"]:
                     if p.dim() < 2 or p.shape[-2] < p.shape[-1]:
-                        raise ValueError(f"a Grassmannian parameter must have shape (..., D, k), D >= k; "
-                                         f"got {tuple(p.shape)}")
+                        raise ValueError(
+                            f"a Grassmannian parameter must have shape (..., D, k), D >= k; "
+                            f"got {tuple(p.shape)}"
+                        )
 
     def _direction(self, p: Tensor, d_p: Tensor, group: dict[str, Any]) -> Tensor:
         momentum = group["momentum"]

@@ -19,7 +19,6 @@ LABELS = {
 }
 
 
-
 def per_seed(runs: list[dict], protocol: str, metric: str) -> dict[str, dict[int, float]]:
     """method -> {seed: ``metric`` under ``protocol``} (methods or seeds without it are left out)."""
     vals: dict[str, dict[int, float]] = defaultdict(dict)

@@ -72,7 +72,10 @@ class Experiment:
         check_stream_settings(self, METHODS)
         if not self.protocols or any(p not in PROTOCOLS for p in self.protocols):
             raise ValueError(f"protocols: a non-empty subset of {PROTOCOLS}")
-        if min(self.proj_rank, self.sketch_rank, self.update_gap, self.ablation_update_gap, self.lora_rank) < 1:
+        if (
+            min(self.proj_rank, self.sketch_rank, self.update_gap, self.ablation_update_gap, self.lora_rank)
+            < 1
+        ):
             raise ValueError("proj_rank, sketch_rank, update_gap, ablation_update_gap, lora_rank: >= 1")
         if not 0 < self.threshold <= 1 or min(self.lr, self.fc_lr, self.temperature, self.pretrain_lr) <= 0:
             raise ValueError("threshold in (0, 1]; lr, fc_lr, temperature, pretrain_lr > 0")
@@ -86,17 +89,30 @@ class Experiment:
         started = time.perf_counter()
         base = setup(self, seed)
         tasks = base.tasks
-        out: dict = {"stream": self.tag, "run_seed": int(seed), "n_tasks": self.n_tasks, "protocols": self.protocols,
-                     "pretrain_loss": base.pretrain_log, "pretrain_seconds": base.pretrain_seconds,
-                     "task_classes": [t.classes for t in tasks] if self.stream == "split" else None}
+        out: dict = {
+            "stream": self.tag,
+            "run_seed": int(seed),
+            "n_tasks": self.n_tasks,
+            "protocols": self.protocols,
+            "pretrain_loss": base.pretrain_log,
+            "pretrain_seconds": base.pretrain_seconds,
+            "task_classes": [t.classes for t in tasks] if self.stream == "split" else None,
+        }
         results, matrices = {}, {}
         for m in self.methods:
             r = run_method(m, base.net, tasks, self, trial_seed(seed, "train"), tuple(self.protocols))
-            results[m] = {**r["metrics"], "history_leak": r["history_leak"], "log": r["log"], "seconds": r["seconds"]}
+            results[m] = {
+                **r["metrics"],
+                "history_leak": r["history_leak"],
+                "log": r["log"],
+                "seconds": r["seconds"],
+            }
             matrices[m] = r["R"]
-            msg = ", ".join(f"{p}: acc {v['final_acc']:.3f}" + (f" forget {v['forgetting']:.3f}"
-                                                               if v["forgetting"] is not None else "")
-                            for p, v in r["metrics"].items())
+            msg = ", ".join(
+                f"{p}: acc {v['final_acc']:.3f}"
+                + (f" forget {v['forgetting']:.3f}" if v["forgetting"] is not None else "")
+                for p, v in r["metrics"].items()
+            )
             print(f"  {self.tag} {m}: {msg} ({r['seconds']:.1f} s)", flush=True)
         out["results"], out["R"] = results, matrices
         out_dir = Path(out_dir)

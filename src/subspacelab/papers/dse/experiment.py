@@ -42,10 +42,14 @@ ARCHS = ("mlp", "lenet", "convnet")
 def intrinsic_dims(ambient_dim: int, n_dims: int) -> list[int]:
     """The swept intrinsic dimensions: ``n_dims`` values evenly spaced from D / n_dims to D (official
     ``np.linspace(D // num_dim, D, num_dim, dtype=int)``), duplicates removed."""
-    return sorted({int(k) for k in np.linspace(max(ambient_dim // n_dims, 1), ambient_dim, n_dims).astype(int)})
+    return sorted(
+        {int(k) for k in np.linspace(max(ambient_dim // n_dims, 1), ambient_dim, n_dims).astype(int)}
+    )
 
 
-def toy_subspace_points(n: int, ambient_dim: int, k: int, distribution: str, rng: np.random.Generator) -> np.ndarray:
+def toy_subspace_points(
+    n: int, ambient_dim: int, k: int, distribution: str, rng: np.random.Generator
+) -> np.ndarray:
     """n points of R^D whose first k coordinates are i.i.d. U(-1, 1) (``uniform``) or N(0, 1) (``gaussian``) and
     whose remaining D - k coordinates all equal one constant drawn from N(0, 1): a k-dimensional cube / Gaussian
     on an axis-aligned affine subspace, as in the official toy scripts (no noise; see ``add_uniform_noise``)."""
@@ -98,7 +102,9 @@ class Experiment:
     # DSE / DSMI settings (both studies)
     sigma: float = 10.0  # Gaussian kernel bandwidth (official default 10)
     t: int = 1  # diffusion time (the paper's later experiments use t = 1)
-    drop_trivial: bool = False  # keep the top eigenvalue 1 (official api/dse.py and dse/dse.py at the paper's time)
+    drop_trivial: bool = (
+        False  # keep the top eigenvalue 1 (official api/dse.py and dse/dse.py at the paper's time)
+    )
     num_bins_per_dim: int = 2  # CSE / CSMI binning (official default 2)
     # toy study
     n_points: int = 500
@@ -138,14 +144,27 @@ class Experiment:
             raise ValueError(f"optimizer: {self.optimizer!r} is not one of ['adam', 'adamw', 'sgd']")
         bad = [d for d in self.distributions if d not in DISTRIBUTIONS]
         if bad or not self.distributions:
-            raise ValueError(f"distributions: must be a non-empty subset of {list(DISTRIBUTIONS)} (got {self.distributions})")
+            raise ValueError(
+                f"distributions: must be a non-empty subset of {list(DISTRIBUTIONS)} (got {self.distributions})"
+            )
         if not self.noise_levels or any(v < 0 for v in self.noise_levels):
             raise ValueError("noise_levels: need at least one level, all >= 0")
         if not self.toy_t_values or any(v < 1 for v in self.toy_t_values):
             raise ValueError("toy_t_values: need at least one t, all >= 1")
         if self.train_size is not None and int(self.train_size) < 1:
             raise ValueError("train_size: must be >= 1 or null")
-        for name in ("t", "num_bins_per_dim", "n_points", "ambient_dim", "n_dims", "repetitions", "probe_size", "epochs", "batch_size", "num_repetitions"):
+        for name in (
+            "t",
+            "num_bins_per_dim",
+            "n_points",
+            "ambient_dim",
+            "n_dims",
+            "repetitions",
+            "probe_size",
+            "epochs",
+            "batch_size",
+            "num_repetitions",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1")
         if self.n_points < 3:
@@ -159,7 +178,11 @@ class Experiment:
     def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        return self._run_toy(int(seed), out_dir, n_jobs) if self.study == "toy" else self._run_training(int(seed), out_dir)
+        return (
+            self._run_toy(int(seed), out_dir, n_jobs)
+            if self.study == "toy"
+            else self._run_training(int(seed), out_dir)
+        )
 
     # -- toy -------------------------------------------------------------------------------------
 
@@ -174,8 +197,13 @@ class Experiment:
             for noise in self.noise_levels:
                 x = add_uniform_noise(clean, noise, rng)
                 lam = torch.linalg.eigvalsh(diffusion_operator(x, self.sigma))
-                rec = {"rep": rep, "distribution": dist, "k": k, "noise": noise,
-                       "cse": classic_shannon_entropy(x, self.num_bins_per_dim)}
+                rec = {
+                    "rep": rep,
+                    "distribution": dist,
+                    "k": k,
+                    "noise": noise,
+                    "cse": classic_shannon_entropy(x, self.num_bins_per_dim),
+                }
                 for t in self.toy_t_values:
                     rec[f"dse_t{t}"] = spectral_entropy(lam, t, drop_trivial=self.drop_trivial)
                 out.append(rec)
@@ -189,16 +217,37 @@ class Experiment:
         for dist in self.distributions:
             for noise in self.noise_levels:
                 for k in intrinsic_dims(self.ambient_dim, self.n_dims):
-                    rs = [r for r in records if r["distribution"] == dist and r["noise"] == noise and r["k"] == k]
+                    rs = [
+                        r
+                        for r in records
+                        if r["distribution"] == dist and r["noise"] == noise and r["k"] == k
+                    ]
                     cse = np.array([r["cse"] for r in rs])
                     for t in self.toy_t_values:
                         dse = np.array([r[f"dse_t{t}"] for r in rs])
-                        points.append({"kind": "toy", "distribution": dist, "noise": noise, "k": k, "t": t,
-                                       "reps": len(rs), "dse_mean": float(dse.mean()), "dse_std": float(dse.std()),
-                                       "cse_mean": float(cse.mean()), "cse_std": float(cse.std())})
+                        points.append(
+                            {
+                                "kind": "toy",
+                                "distribution": dist,
+                                "noise": noise,
+                                "k": k,
+                                "t": t,
+                                "reps": len(rs),
+                                "dse_mean": float(dse.mean()),
+                                "dse_std": float(dse.std()),
+                                "cse_mean": float(cse.mean()),
+                                "cse_std": float(cse.std()),
+                            }
+                        )
         summary = toy_summary(points, self.t, self.n_points)
-        return {"study": "toy", "n_points": self.n_points, "ambient_dim": self.ambient_dim,
-                "max_entropy_bits": math.log2(self.n_points), **summary, "points": points}
+        return {
+            "study": "toy",
+            "n_points": self.n_points,
+            "ambient_dim": self.ambient_dim,
+            "max_entropy_bits": math.log2(self.n_points),
+            **summary,
+            "points": points,
+        }
 
     # -- training --------------------------------------------------------------------------------
 
@@ -212,37 +261,80 @@ class Experiment:
         from subspacelab.methods import apply_method
         from subspacelab.models import build_model
 
-        dm = VisionDataModule(name=self.dataset, root=self.data_root, batch_size=self.batch_size,
-                              eval_batch_size=min(self.probe_size, 1000), train_size=self.train_size,
-                              test_size=self.probe_size, split_seed=0, shuffle_seed=seed)
+        dm = VisionDataModule(
+            name=self.dataset,
+            root=self.data_root,
+            batch_size=self.batch_size,
+            eval_batch_size=min(self.probe_size, 1000),
+            train_size=self.train_size,
+            test_size=self.probe_size,
+            split_seed=0,
+            shuffle_seed=seed,
+        )
         dm.prepare_data()
         dm.setup()
         if self.labels == "random":
             dm.train_set = PermutedLabels(dm.train_set, trial_seed(seed, "dse-random-labels"))
         info = INFO[self.dataset]
         backbone = build_model(self.arch, seed=seed, in_shape=info.in_shape, num_classes=info.num_classes)
-        module = SupervisedModule(apply_method("full", backbone), info.num_classes,
-                                  optimizer={"name": self.optimizer, "lr": self.lr})
+        module = SupervisedModule(
+            apply_method("full", backbone),
+            info.num_classes,
+            optimizer={"name": self.optimizer, "lr": self.lr},
+        )
         layer = "net.module." + penultimate_layer(backbone)
         callback = DiffusionEntropyCallback(
-            dm.test_dataloader(), layer, sigma=self.sigma, t=self.t, drop_trivial=self.drop_trivial,
-            num_repetitions=self.num_repetitions, num_bins_per_dim=self.num_bins_per_dim,
-            n_clusters=self.n_clusters, cluster_seed=0, seed=0)
-        trainer = L.Trainer(accelerator="auto", devices=1, max_epochs=self.epochs, logger=False,
-                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                            limit_val_batches=0, num_sanity_val_steps=0, callbacks=[callback],
-                            default_root_dir=str(out_dir))
+            dm.test_dataloader(),
+            layer,
+            sigma=self.sigma,
+            t=self.t,
+            drop_trivial=self.drop_trivial,
+            num_repetitions=self.num_repetitions,
+            num_bins_per_dim=self.num_bins_per_dim,
+            n_clusters=self.n_clusters,
+            cluster_seed=0,
+            seed=0,
+        )
+        trainer = L.Trainer(
+            accelerator="auto",
+            devices=1,
+            max_epochs=self.epochs,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            callbacks=[callback],
+            default_root_dir=str(out_dir),
+        )
         L.seed_everything(seed, verbose=False)
         trainer.fit(module, datamodule=dm)
         recs = callback.records
         write_trials(out_dir / "trials.csv", recs)
         first, last = recs[0], recs[-1]
         points = [{"kind": "epoch", "dataset": self.dataset, "labels": self.labels, **r} for r in recs]
-        summary = {"study": "training", "dataset": self.dataset, "labels": self.labels, "arch": self.arch,
-                   "layer": layer, "epochs": self.epochs,
-                   "data_exact": bool(dm.provenance.get("exact", True)), "data_note": dm.provenance.get("note", "")}
-        for m in ("dse_z", "dse_z_fixed_scale", "dsmi_zy", "dsmi_zx", "cse_z", "csmi_zy", "csmi_zx", "z_scale",
-                  "probe_acc"):
+        summary = {
+            "study": "training",
+            "dataset": self.dataset,
+            "labels": self.labels,
+            "arch": self.arch,
+            "layer": layer,
+            "epochs": self.epochs,
+            "data_exact": bool(dm.provenance.get("exact", True)),
+            "data_note": dm.provenance.get("note", ""),
+        }
+        for m in (
+            "dse_z",
+            "dse_z_fixed_scale",
+            "dsmi_zy",
+            "dsmi_zx",
+            "cse_z",
+            "csmi_zy",
+            "csmi_zx",
+            "z_scale",
+            "probe_acc",
+        ):
             if m in last:
                 summary[f"{m}_initial"], summary[f"{m}_final"] = first[m], last[m]
         summary["train_acc_final"] = last.get("train_acc")
@@ -307,5 +399,11 @@ def toy_summary(points: list[dict], t: int, n_points: int) -> dict:
             sat[key] = float(np.min(c["cse"]) / math.log2(n_points))
             near = [int(k) for k, d in zip(c["k"], c["dse"], strict=True) if d >= ceiling]
             dse_sat_k[key] = near[0] if near else None
-    return {"toy_t": t, "dse_spearman": rho, "cse_spearman": cse_rho, "dse_noise_rel_change": rel,
-            "cse_saturation": sat, "dse_saturation_k": dse_sat_k}
+    return {
+        "toy_t": t,
+        "dse_spearman": rho,
+        "cse_spearman": cse_rho,
+        "dse_noise_rel_change": rel,
+        "cse_saturation": sat,
+        "dse_saturation_k": dse_sat_k,
+    }

@@ -31,7 +31,9 @@ def rule_dint(claim: dict, rows: list[dict]) -> Verdict:
     verdict = NOT
     if m["curve_value"] is not None:
         r = factor_apart(m["curve_value"], float(claim["paper_value"]))
-        verdict = REPRODUCED if r <= tol.get("reproduced", 1.5) else PARTLY if r <= tol.get("partly", 3.0) else NOT
+        verdict = (
+            REPRODUCED if r <= tol.get("reproduced", 1.5) else PARTLY if r <= tol.get("partly", 3.0) else NOT
+        )
     return Verdict({**m, "value": _value(m)}, verdict, "; ".join(notes))
 
 
@@ -46,8 +48,13 @@ def rule_dint_less_than(claim: dict, rows: list[dict]) -> Verdict:
     seeds = sorted(set(small["per_seed"]) & set(large["per_seed"]))
     per_seed = {k: (small["per_seed"][k], large["per_seed"][k]) for k in seeds}
     every_seed = all(a is not None and (b is None or a < b) for a, b in per_seed.values())
-    measured = {"smaller": s, "larger": big, "per_seed": per_seed, "n": len(seeds),
-                "value": f"{s} < {big} (n={len(seeds)} seeds)" if holds else f"{s} vs {big} (n={len(seeds)} seeds)"}
+    measured = {
+        "smaller": s,
+        "larger": big,
+        "per_seed": per_seed,
+        "n": len(seeds),
+        "value": f"{s} < {big} (n={len(seeds)} seeds)" if holds else f"{s} vs {big} (n={len(seeds)} seeds)",
+    }
     verdict = REPRODUCED if holds and every_seed and len(seeds) >= 2 else PARTLY if holds else NOT
     note = "" if every_seed else "does not hold for every seed"
     return Verdict(measured, verdict, note or ("one seed: at most partly" if len(seeds) < 2 else ""))
@@ -70,8 +77,9 @@ def rule_dint_spread(claim: dict, rows: list[dict]) -> Verdict:
     steps = grid_steps_apart(grid, lo, hi)
     limit = int(dv.get("max_grid_steps", 1))
     verdict = REPRODUCED if steps <= limit else PARTLY if steps <= 2 * limit else NOT
-    return Verdict({"values": values, "grid_steps_apart": steps, "value": f"{lo}-{hi} ({steps} grid steps)"},
-                   verdict, "")
+    return Verdict(
+        {"values": values, "grid_steps_apart": steps, "value": f"{lo}-{hi} ({steps} grid steps)"}, verdict, ""
+    )
 
 
 RULES = {"dint": rule_dint, "dint_less_than": rule_dint_less_than, "dint_spread": rule_dint_spread}

@@ -22,8 +22,13 @@ def accuracy_vs_d(rows: list[dict], data: str, out: Path, frac: float = 0.9) -> 
             mean = [statistics.fmean(a) for a in accs]
             sd = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in accs]
             ax.plot(ds, mean, "o-", color=color, label=f"{model} (n={len(curves)} seeds)")
-            ax.fill_between(ds, [m - s for m, s in zip(mean, sd, strict=True)],
-                            [m + s for m, s in zip(mean, sd, strict=True)], color=color, alpha=0.2)
+            ax.fill_between(
+                ds,
+                [m - s for m, s in zip(mean, sd, strict=True)],
+                [m + s for m, s in zip(mean, sd, strict=True)],
+                color=color,
+                alpha=0.2,
+            )
             base = baselines(rows, {"data": data, "model": model})
             if base:
                 b = statistics.fmean(base.values())

@@ -42,8 +42,15 @@ def within_group_slope(x, y, groups, level: float = 0.95) -> Slope | None:
     yc = ly - np.array([ly[g == u].mean() for u in g])
     rss, tss = float(np.sum((yc - b * xc) ** 2)), float(np.sum(yc**2))
     half = float(_st.t.ppf(0.5 + level / 2, dof)) * float(se)
-    return Slope(float(b), float(b) - half, float(b) + half, float("nan"), 1 - rss / tss if tss > 0 else 1.0,
-                 int(lx.size), level)
+    return Slope(
+        float(b),
+        float(b) - half,
+        float(b) + half,
+        float("nan"),
+        1 - rss / tss if tss > 0 else 1.0,
+        int(lx.size),
+        level,
+    )
 
 
 def band_verdict(slope: Slope, target: float, tol: float) -> str:
@@ -82,21 +89,37 @@ def rule_slope_vs_total_sensitivity(claim: dict, rows: list[dict]) -> Verdict:
     below = theory - chosen.slope
     measured = {
         "value": f"{chosen.text()}; bound's exponent {theory:.2f} ± {tol:g}; "
-                 + (f"{below:.2f} below it" if below >= 0 else f"{-below:.2f} above it"),
-        "slope": chosen.slope, "lo": chosen.lo, "hi": chosen.hi, "fit": fit, "theory": theory, "tol": tol,
+        + (f"{below:.2f} below it" if below >= 0 else f"{-below:.2f} above it"),
+        "slope": chosen.slope,
+        "lo": chosen.lo,
+        "hi": chosen.hi,
+        "fit": fit,
+        "theory": theory,
+        "tol": tol,
         "below_exponent_by": below,
-        "slope_pooled": pooled.as_dict(), "slope_within_d": None if within is None else within.as_dict(),
-        "two_variable_fit": {"exp_S": float(a2), "exp_S_se": float(a2_se), "exp_d": float(b2),
-                             "exp_d_se": float(b2_se)},
-        "n_points": len(pts), "S_range": [float(S.min()), float(S.max())],
-        "m_star_range": [float(m.min()), float(m.max())], "missing_m_star": missing,
+        "slope_pooled": pooled.as_dict(),
+        "slope_within_d": None if within is None else within.as_dict(),
+        "two_variable_fit": {
+            "exp_S": float(a2),
+            "exp_S_se": float(a2_se),
+            "exp_d": float(b2),
+            "exp_d_se": float(b2_se),
+        },
+        "n_points": len(pts),
+        "S_range": [float(S.min()), float(S.max())],
+        "m_star_range": [float(m.min()), float(m.max())],
+        "missing_m_star": missing,
     }
-    notes = [f"{fit} slope over 𝔖 in [{S.min():.1f}, {S.max():.1f}], {len(pts)} matrices "
-             f"({len({q['seed'] for q in pts})} seeds); two-variable fit m* ∝ 𝔖^{a2:.2f} d^{b2:.2f}"]
+    notes = [
+        f"{fit} slope over 𝔖 in [{S.min():.1f}, {S.max():.1f}], {len(pts)} matrices "
+        f"({len({q['seed'] for q in pts})} seeds); two-variable fit m* ∝ 𝔖^{a2:.2f} d^{b2:.2f}"
+    ]
     if fit == "pooled" and verdict == REPRODUCED:
         verdict = PARTLY
-        notes.append("at most partly: d grows with 𝔖 along the family, so the pooled slope carries m*'s "
-                     "d-dependence (the within-d claim is the test)")
+        notes.append(
+            "at most partly: d grows with 𝔖 along the family, so the pooled slope carries m*'s "
+            "d-dependence (the within-d claim is the test)"
+        )
     if verdict == NOT and chosen.hi < theory - tol:
         notes.append("slower than the bound's exponent: consistent with the upper bound, growth not seen")
     if missing:
@@ -117,9 +140,14 @@ def rule_below_general_bound(claim: dict, rows: list[dict]) -> Verdict:
     if not slopes:
         return not_run("no p with 3 or more matrices with m*")
     value = "; ".join(f"p={p:g}: {s.text()}, {1 - s.slope:.2f} below 1" for p, s in slopes.items())
-    measured = {"value": value, "slopes": {str(k): v.as_dict() for k, v in slopes.items()},
-                "below_bound_by": {str(k): 1 - v.slope for k, v in slopes.items()}}
-    verdict = holds(all(s.hi < 1.0 for s in slopes.values()), partial=all(s.slope < 1.0 for s in slopes.values()))
+    measured = {
+        "value": value,
+        "slopes": {str(k): v.as_dict() for k, v in slopes.items()},
+        "below_bound_by": {str(k): 1 - v.slope for k, v in slopes.items()},
+    }
+    verdict = holds(
+        all(s.hi < 1.0 for s in slopes.values()), partial=all(s.slope < 1.0 for s in slopes.values())
+    )
     note = "" if len(slopes) == len(ps) else f"only p in {list(slopes)} had enough points"
     return Verdict(measured, verdict, note)
 
@@ -141,9 +169,18 @@ def rule_scheme_ratio(claim: dict, rows: list[dict]) -> Verdict:
     iv = t_interval(logs)
     g, lo, hi = math.exp(iv.mean), math.exp(iv.lo), math.exp(iv.hi)
     ratios = [math.exp(x) for x in logs]
-    measured = {"value": f"{g:.2f} [{lo:.2f}, {hi:.2f}] (n={iv.n} paired matrices, 95% t-interval)",
-                "geomean_ratio": g, "lo": lo, "hi": hi, "min": min(ratios), "max": max(ratios), "n": iv.n}
-    verdict = holds(hi <= float(param(claim, "reproduced_max")), partial=g <= float(param(claim, "partly_max")))
+    measured = {
+        "value": f"{g:.2f} [{lo:.2f}, {hi:.2f}] (n={iv.n} paired matrices, 95% t-interval)",
+        "geomean_ratio": g,
+        "lo": lo,
+        "hi": hi,
+        "min": min(ratios),
+        "max": max(ratios),
+        "n": iv.n,
+    }
+    verdict = holds(
+        hi <= float(param(claim, "reproduced_max")), partial=g <= float(param(claim, "partly_max"))
+    )
     return Verdict(measured, verdict, f"m*({scheme}) / m*({base}), paired per matrix (seed, d, t)")
 
 

@@ -92,7 +92,9 @@ class Experiment:
         if out_dir is not None:
             write_trials(Path(out_dir) / "trials.csv", trials)
         sens = [q for q in points if q["scheme"] == "sensitivity" and q["m_star"] is not None]
-        slope = lps.loglog_slope([q["S"] for q in sens], [q["m_star"] for q in sens]) if len(sens) >= 2 else None
+        slope = (
+            lps.loglog_slope([q["S"] for q in sens], [q["m_star"] for q in sens]) if len(sens) >= 2 else None
+        )
         return {
             "p": self.p,
             "theory_exponent": lps.theory_exponent(self.p),
@@ -122,10 +124,15 @@ class Experiment:
         S = float(sens.sum())
         lewis = lps.lewis_weights(A, p) if "lewis" in self.schemes else None
         lo, hi = d ** min(1.0, p / 2), d ** max(1.0, p / 2)
-        check = {"d": d, "t": t, "S": S, "newton_iters": int(iters),
-                 "S_in_bounds": bool(lo * (1 - 1e-6) <= S <= hi * (1 + 1e-6)),
-                 "lewis_sum": None if lewis is None else float(lewis.sum()),
-                 "lewis_residual": 0.0 if lewis is None else lps.lewis_residual(A, p, lewis)}
+        check = {
+            "d": d,
+            "t": t,
+            "S": S,
+            "newton_iters": int(iters),
+            "S_in_bounds": bool(lo * (1 - 1e-6) <= S <= hi * (1 + 1e-6)),
+            "lewis_sum": None if lewis is None else float(lewis.sum()),
+            "lewis_residual": 0.0 if lewis is None else lps.lewis_residual(A, p, lewis),
+        }
         # candidate directions: random, the top-σ rows' maximisers, coordinate axes
         drng = np.random.default_rng(trial_seed(seed, "directions", p, d, t))
         cand = [drng.standard_normal((d, self.n_random)), np.eye(d)]
@@ -151,19 +158,46 @@ class Experiment:
                     eps = np.maximum(eps, lps.adversarial_distortion(A, p, W, X0, steps=self.adv_steps))
                 sv = _stat(eps, self.stat)
                 stat_vals.append(sv)
-                curves.append({"d": d, "t": t, "S": S, "scheme": scheme, "m": float(m),
-                               "eps_stat": sv, "eps_median": float(np.median(eps)),
-                               "eps_q90": float(np.quantile(eps, 0.9)),
-                               "eps_random_median": float(np.median(worst_rand)),
-                               "rows_mean": float(np.mean(np.count_nonzero(W, axis=1)))})
+                curves.append(
+                    {
+                        "d": d,
+                        "t": t,
+                        "S": S,
+                        "scheme": scheme,
+                        "m": float(m),
+                        "eps_stat": sv,
+                        "eps_median": float(np.median(eps)),
+                        "eps_q90": float(np.quantile(eps, 0.9)),
+                        "eps_random_median": float(np.median(worst_rand)),
+                        "rows_mean": float(np.mean(np.count_nonzero(W, axis=1))),
+                    }
+                )
                 for r, (e, er) in enumerate(zip(eps, worst_rand, strict=True)):
-                    trials.append({"p": p, "d": d, "t": t, "scheme": scheme, "m": float(m), "rep": r,
-                                   "rows": int(np.count_nonzero(W[r])), "eps": float(e),
-                                   "eps_random": float(er)})
+                    trials.append(
+                        {
+                            "p": p,
+                            "d": d,
+                            "t": t,
+                            "scheme": scheme,
+                            "m": float(m),
+                            "rep": r,
+                            "rows": int(np.count_nonzero(W[r])),
+                            "eps": float(e),
+                            "eps_random": float(er),
+                        }
+                    )
             m_star = lps.samples_needed(grid, stat_vals, self.eps_target, band=self.m_band)
-            points.append({"d": d, "t": t, "S": S, "scheme": scheme, "m_star": m_star,
-                           "m_star_over_n": None if m_star is None else m_star / self.n,
-                           "eps_target": self.eps_target})
+            points.append(
+                {
+                    "d": d,
+                    "t": t,
+                    "S": S,
+                    "scheme": scheme,
+                    "m_star": m_star,
+                    "m_star_over_n": None if m_star is None else m_star / self.n,
+                    "eps_target": self.eps_target,
+                }
+            )
         return {"points": points, "curves": curves, "trials": trials, "check": check}
 
 

@@ -33,7 +33,9 @@ def mstar_vs_total_sensitivity(rows: list[dict], out: Path) -> Path:
             sc = ax.scatter(S, m, c=np.log2(dd), cmap="viridis", zorder=3, label="measured m* (sensitivity)")
             fit = loglog_slope(S, m)
             grid = np.geomspace(S.min(), S.max(), 50)
-            ax.plot(grid, np.exp(fit.intercept) * grid**fit.slope, "k-", label=f"pooled fit: slope {fit.text()}")
+            ax.plot(
+                grid, np.exp(fit.intercept) * grid**fit.slope, "k-", label=f"pooled fit: slope {fit.text()}"
+            )
             th = lps.theory_exponent(p)
             anchor = np.exp(np.mean(np.log(m)) - th * np.mean(np.log(S)))
             ax.plot(grid, anchor * grid**th, "r--", label=f"paper: S^{th:.2f} (constant fitted)")
@@ -84,8 +86,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     if not _ps(rows):
         return []
     out_dir = Path(out_dir)
-    return [mstar_vs_total_sensitivity(rows, out_dir / "lp_sensitivity_mstar_vs_S.png"),
-            distortion_curves(rows, out_dir / "lp_sensitivity_distortion_curves.png")]
+    return [
+        mstar_vs_total_sensitivity(rows, out_dir / "lp_sensitivity_mstar_vs_S.png"),
+        distortion_curves(rows, out_dir / "lp_sensitivity_distortion_curves.png"),
+    ]
 
 
 def tables(rows: list[dict]) -> str:

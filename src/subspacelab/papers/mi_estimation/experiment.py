@@ -40,16 +40,16 @@ class Experiment:
     embedding 64, train fraction 0.9, VSIB beta 1024, 68% interval, delta 0.1, at least 5 gammas.
     """
 
-    latent_dim: int = 2               # K_Z
-    mi_bits: float = 2.0              # true I(X; Y) in bits
-    ambient_dim: int = 500            # K
+    latent_dim: int = 2  # K_Z
+    mi_bits: float = 2.0  # true I(X; Y) in bits
+    ambient_dim: int = 500  # K
     sizes: list[int] = field(default_factory=lambda: [256, 1024])
-    repeats: int = 2                  # independent data sets per N
+    repeats: int = 2  # independent data sets per N
     estimators: list[str] = field(default_factory=lambda: ["ksg", "infonce", "protocol"])
-    embedding_hidden: int = 64        # width of the random embedding MLP
+    embedding_hidden: int = 64  # width of the random embedding MLP
     embedding_activation: str = "tanh"  # tanh (injective: MI exact) | relu (NeuralMI's) | linear
     ksg_k: int = 3
-    ksg_latent: bool = True           # KSG on (Z_x, Z_y) as a control
+    ksg_latent: bool = True  # KSG on (Z_x, Z_y) as a control
     gammas: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
     epochs: int = 50
     batch_size: int = 128
@@ -61,11 +61,11 @@ class Experiment:
     train_fraction: float = 0.9
     smoothing_sigma: float = 1.0
     median_window: int = 3
-    linearity: str = "ratio"          # ratio (|a2/a1| < delta, paper-era code) | t (|a2|/SE < t_threshold)
+    linearity: str = "ratio"  # ratio (|a2/a1| < delta, paper-era code) | t (|a2|/SE < t_threshold)
     delta: float = 0.1
     t_threshold: float = 2.0
     min_gamma_points: int = 5
-    confidence: float = 0.68          # level of the primary interval (NeuralMI default)
+    confidence: float = 0.68  # level of the primary interval (NeuralMI default)
     leverage_threshold: float = 0.2
 
     def __post_init__(self):
@@ -78,23 +78,31 @@ class Experiment:
         if self.mi_bits <= 0:
             raise ValueError(f"mi_bits: must be > 0, got {self.mi_bits}")
         if not self.latent_dim <= self.embedding_hidden <= self.ambient_dim:
-            raise ValueError(f"embedding_hidden: need latent_dim <= embedding_hidden <= ambient_dim, got "
-                             f"{self.latent_dim}, {self.embedding_hidden}, {self.ambient_dim}")
+            raise ValueError(
+                f"embedding_hidden: need latent_dim <= embedding_hidden <= ambient_dim, got "
+                f"{self.latent_dim}, {self.embedding_hidden}, {self.ambient_dim}"
+            )
         if self.embedding_activation not in ("tanh", "relu", "linear"):
-            raise ValueError(f"embedding_activation: must be tanh, relu or linear, got {self.embedding_activation!r}")
+            raise ValueError(
+                f"embedding_activation: must be tanh, relu or linear, got {self.embedding_activation!r}"
+            )
         if not self.sizes or min(self.sizes) < 64 or len(set(self.sizes)) != len(self.sizes):
             raise ValueError(f"sizes: need distinct sample sizes >= 64, got {self.sizes}")
         if self.repeats < 1:
             raise ValueError(f"repeats: must be >= 1, got {self.repeats}")
         bad = [e for e in self.estimators if e not in ESTIMATORS]
         if bad or not self.estimators:
-            raise ValueError(f"estimators: must be a non-empty subset of {list(ESTIMATORS)}, got {self.estimators}")
+            raise ValueError(
+                f"estimators: must be a non-empty subset of {list(ESTIMATORS)}, got {self.estimators}"
+            )
         if len(set(self.gammas)) != len(self.gammas) or self.gammas[0] != 1 or len(self.gammas) < 3:
             raise ValueError(f"gammas: need at least 3 distinct values starting at 1, got {self.gammas}")
         if not 3 <= self.min_gamma_points <= len(self.gammas):
             raise ValueError(f"min_gamma_points: must be in [3, len(gammas)], got {self.min_gamma_points}")
         if min(self.sizes) // max(self.gammas) < 8:
-            raise ValueError(f"gammas: the smallest chunk N/gamma must hold >= 8 samples (sizes {self.sizes})")
+            raise ValueError(
+                f"gammas: the smallest chunk N/gamma must hold >= 8 samples (sizes {self.sizes})"
+            )
         for name in ("ksg_k", "epochs", "batch_size", "critic_hidden", "critic_embed_dim", "critic_layers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1")
@@ -113,10 +121,18 @@ class Experiment:
     # -- estimators ----------------------------------------------------------------------------
 
     def _trainer_kwargs(self) -> dict:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "hidden": self.critic_hidden,
-                "embed_dim": self.critic_embed_dim, "layers": self.critic_layers, "beta": self.vsib_beta,
-                "train_fraction": self.train_fraction, "smoothing_sigma": self.smoothing_sigma,
-                "median_window": self.median_window}
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "hidden": self.critic_hidden,
+            "embed_dim": self.critic_embed_dim,
+            "layers": self.critic_layers,
+            "beta": self.vsib_beta,
+            "train_fraction": self.train_fraction,
+            "smoothing_sigma": self.smoothing_sigma,
+            "median_window": self.median_window,
+        }
 
     def protocol(self, x, y, critic: str, seed: int) -> tuple[dict, list[dict]]:
         """The paper's protocol on one data set: per-chunk max-test runs, then extrapolation and checks.
@@ -125,33 +141,64 @@ class Experiment:
         runs = []
         for g, parts in chunks.items():
             for i, idx in enumerate(parts):
-                r = P.train_max_test(x[idx], y[idx], critic, seed=trial_seed(seed, critic, g, i),
-                                     **self._trainer_kwargs())
-                runs.append({"gamma": g, "chunk": i, "n": len(idx), "train_mi": r["train_mi"] / LN2,
-                             "test_mi": r["test_mi"] / LN2, "best_epoch": r["best_epoch"],
-                             "ceiling": r["ceiling"] / LN2})
+                r = P.train_max_test(
+                    x[idx], y[idx], critic, seed=trial_seed(seed, critic, g, i), **self._trainer_kwargs()
+                )
+                runs.append(
+                    {
+                        "gamma": g,
+                        "chunk": i,
+                        "n": len(idx),
+                        "train_mi": r["train_mi"] / LN2,
+                        "test_mi": r["test_mi"] / LN2,
+                        "best_epoch": r["best_epoch"],
+                        "ceiling": r["ceiling"] / LN2,
+                    }
+                )
         gam = np.array([r["gamma"] for r in runs], dtype=float)
         val = np.array([r["train_mi"] for r in runs])
-        sat = {g: float(np.mean([r["train_mi"] / r["ceiling"] for r in runs if r["gamma"] == g])) for g in self.gammas}
+        sat = {
+            g: float(np.mean([r["train_mi"] / r["ceiling"] for r in runs if r["gamma"] == g]))
+            for g in self.gammas
+        }
         fit_kw = {"delta": self.delta, "t_threshold": self.t_threshold, "min_points": self.min_gamma_points}
         ex = P.extrapolate(gam, val, level=self.confidence, criterion=self.linearity, **fit_kw)
         flags = P.consistency_flags(ex, leverage_threshold=self.leverage_threshold, saturation=sat)
         other = "t" if self.linearity == "ratio" else "ratio"
         ex_other = P.extrapolate(gam, val, level=self.confidence, criterion=other, **fit_kw)
-        flags_other = P.consistency_flags(ex_other, leverage_threshold=self.leverage_threshold, saturation=sat)
+        flags_other = P.consistency_flags(
+            ex_other, leverage_threshold=self.leverage_threshold, saturation=sat
+        )
         ci95 = P.extrapolate(gam, val, level=0.95, criterion=self.linearity, **fit_kw)
-        pi = P.extrapolate(gam, val, level=self.confidence, kind="prediction", criterion=self.linearity, **fit_kw)
+        pi = P.extrapolate(
+            gam, val, level=self.confidence, kind="prediction", criterion=self.linearity, **fit_kw
+        )
         out = {
-            "estimate": ex.estimate, "slope": ex.slope, "ci_low": ex.ci_low, "ci_high": ex.ci_high,
-            "ci95_low": ci95.ci_low, "ci95_high": ci95.ci_high, "pi_low": pi.ci_low, "pi_high": pi.ci_high,
-            "gammas_used": ex.gammas_used, "linear": flags["linear"], "leverage_ok": flags["leverage_ok"],
-            "reliable": flags["reliable"], "reliable_strict": flags["reliable_strict"],
-            "saturated_gammas": flags["saturated_gammas"], "loo_shift": ex.loo_shift,
-            "curv_ratio": ex.curvature.get("ratio"), "curv_t": ex.curvature.get("t"),
-            f"estimate_{other}": ex_other.estimate, f"ci_low_{other}": ex_other.ci_low,
-            f"ci_high_{other}": ex_other.ci_high, f"reliable_{other}": flags_other["reliable"],
+            "estimate": ex.estimate,
+            "slope": ex.slope,
+            "ci_low": ex.ci_low,
+            "ci_high": ex.ci_high,
+            "ci95_low": ci95.ci_low,
+            "ci95_high": ci95.ci_high,
+            "pi_low": pi.ci_low,
+            "pi_high": pi.ci_high,
+            "gammas_used": ex.gammas_used,
+            "linear": flags["linear"],
+            "leverage_ok": flags["leverage_ok"],
+            "reliable": flags["reliable"],
+            "reliable_strict": flags["reliable_strict"],
+            "saturated_gammas": flags["saturated_gammas"],
+            "loo_shift": ex.loo_shift,
+            "curv_ratio": ex.curvature.get("ratio"),
+            "curv_t": ex.curvature.get("t"),
+            f"estimate_{other}": ex_other.estimate,
+            f"ci_low_{other}": ex_other.ci_low,
+            f"ci_high_{other}": ex_other.ci_high,
+            f"reliable_{other}": flags_other["reliable"],
             "gamma1_mi": float(np.mean([r["train_mi"] for r in runs if r["gamma"] == 1])),
-            "per_gamma": {int(g): float(np.mean([r["train_mi"] for r in runs if r["gamma"] == g])) for g in self.gammas},
+            "per_gamma": {
+                int(g): float(np.mean([r["train_mi"] for r in runs if r["gamma"] == g])) for g in self.gammas
+            },
         }
         return out, runs
 
@@ -168,11 +215,24 @@ class Experiment:
 
     def _trial_inner(self, seed: int, n: int, rep: int) -> dict:
         dseed = trial_seed(seed, "mie-data", self.latent_dim, self.mi_bits, n, rep)
-        x, y, lat = P.latent_mi_dataset(n, self.latent_dim, self.ambient_dim, self.mi_bits * LN2, dseed,
-                                        hidden=self.embedding_hidden, activation=self.embedding_activation,
-                                        return_latents=True)
-        rec: dict = {"n": n, "repeat": rep, "true_bits": self.mi_bits, "latent_dim": self.latent_dim,
-                     "mi_bits": self.mi_bits, "ambient_dim": self.ambient_dim}
+        x, y, lat = P.latent_mi_dataset(
+            n,
+            self.latent_dim,
+            self.ambient_dim,
+            self.mi_bits * LN2,
+            dseed,
+            hidden=self.embedding_hidden,
+            activation=self.embedding_activation,
+            return_latents=True,
+        )
+        rec: dict = {
+            "n": n,
+            "repeat": rep,
+            "true_bits": self.mi_bits,
+            "latent_dim": self.latent_dim,
+            "mi_bits": self.mi_bits,
+            "ambient_dim": self.ambient_dim,
+        }
         chunk_records: list[dict] = []
         if "ksg" in self.estimators:
             rec["ksg"] = ksg_mi(x, y, self.ksg_k) / LN2
@@ -180,15 +240,28 @@ class Experiment:
                 rec["ksg_latent"] = ksg_mi(lat["zx"], lat["zy"], self.ksg_k) / LN2
         if "infonce" in self.estimators:
             steps = self.epochs * math.ceil(n / self.batch_size)
-            rec["infonce"] = train_critic_mi(
-                x, y, "separable", "infonce", steps, batch_size=min(self.batch_size, n), lr=self.lr,
-                hidden=self.critic_hidden, embed_dim=self.critic_embed_dim, layers=self.critic_layers,
-                seed=trial_seed(dseed, "plain")) / LN2
+            rec["infonce"] = (
+                train_critic_mi(
+                    x,
+                    y,
+                    "separable",
+                    "infonce",
+                    steps,
+                    batch_size=min(self.batch_size, n),
+                    lr=self.lr,
+                    hidden=self.critic_hidden,
+                    embed_dim=self.critic_embed_dim,
+                    layers=self.critic_layers,
+                    seed=trial_seed(dseed, "plain"),
+                )
+                / LN2
+            )
         for est in PROTOCOLS:
             if est not in self.estimators:
                 continue
-            summary, runs = self.protocol(x, y, "vsib" if est == "protocol_vsib" else "separable",
-                                          trial_seed(dseed, est))
+            summary, runs = self.protocol(
+                x, y, "vsib" if est == "protocol_vsib" else "separable", trial_seed(dseed, est)
+            )
             rec[est] = summary["estimate"]
             for k, v in summary.items():
                 if k != "estimate":
@@ -198,7 +271,9 @@ class Experiment:
             rec[f"{est}_covered95"] = bool(summary["ci95_low"] <= t <= summary["ci95_high"])
             rec[f"{est}_covered_pi"] = bool(summary["pi_low"] <= t <= summary["pi_high"])
             other = "t" if self.linearity == "ratio" else "ratio"
-            rec[f"{est}_covered_{other}"] = bool(summary[f"ci_low_{other}"] <= t <= summary[f"ci_high_{other}"])
+            rec[f"{est}_covered_{other}"] = bool(
+                summary[f"ci_low_{other}"] <= t <= summary[f"ci_high_{other}"]
+            )
             chunk_records += [{"n": n, "repeat": rep, "estimator": est, **r} for r in runs]
         return {"record": rec, "chunks": chunk_records}
 
@@ -217,24 +292,45 @@ class Experiment:
         points = []
         for n in self.sizes:
             rs = [r for r in records if r["n"] == n]
-            for est in [*self.estimators, *(["ksg_latent"] if "ksg" in self.estimators and self.ksg_latent else [])]:
+            for est in [
+                *self.estimators,
+                *(["ksg_latent"] if "ksg" in self.estimators and self.ksg_latent else []),
+            ]:
                 vals = [r[est] for r in rs if est in r]
                 if not vals:
                     continue
                 err = [v - self.mi_bits for v in vals]
-                p = {"n": n, "estimator": est, "trials": len(vals), "median_bits": statistics.median(vals),
-                     "median_error_bits": statistics.median(err), "mean_abs_error_bits": float(np.mean(np.abs(err))),
-                     "sd_bits": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
+                p = {
+                    "n": n,
+                    "estimator": est,
+                    "trials": len(vals),
+                    "median_bits": statistics.median(vals),
+                    "median_error_bits": statistics.median(err),
+                    "mean_abs_error_bits": float(np.mean(np.abs(err))),
+                    "sd_bits": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                }
                 if est in PROTOCOLS:
                     cov = sum(bool(r[f"{est}_covered"]) for r in rs)
                     rel = sum(bool(r[f"{est}_reliable"]) for r in rs)
                     lo, hi = wilson_interval(cov, len(rs))
-                    p.update({"covered": cov, "coverage": cov / len(rs), "ci_low": lo, "ci_high": hi,
-                              "reliable": rel, "reliable_rate": rel / len(rs),
-                              "covered95": sum(bool(r[f"{est}_covered95"]) for r in rs)})
+                    p.update(
+                        {
+                            "covered": cov,
+                            "coverage": cov / len(rs),
+                            "ci_low": lo,
+                            "ci_high": hi,
+                            "reliable": rel,
+                            "reliable_rate": rel / len(rs),
+                            "covered95": sum(bool(r[f"{est}_covered95"]) for r in rs),
+                        }
+                    )
                 points.append(p)
-        summary: dict = {"latent_dim": self.latent_dim, "mi_bits": self.mi_bits, "ambient_dim": self.ambient_dim,
-                         "datasets": len(records)}
+        summary: dict = {
+            "latent_dim": self.latent_dim,
+            "mi_bits": self.mi_bits,
+            "ambient_dim": self.ambient_dim,
+            "datasets": len(records),
+        }
         for est in PROTOCOLS:
             if est in self.estimators:
                 summary[f"{est}_coverage"] = float(np.mean([r[f"{est}_covered"] for r in records]))

@@ -22,21 +22,27 @@ def mnist_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r.get("part") == "mnist"]
 
 
-def per_seed_table(rows: list[dict], model: str, metric: str = "score_error") -> dict[int, dict[int, dict[int, float]]]:
+def per_seed_table(
+    rows: list[dict], model: str, metric: str = "score_error"
+) -> dict[int, dict[int, dict[int, float]]]:
     """D -> n -> seed -> ``model``'s ``metric``."""
     vals: dict[int, dict[int, dict[int, float]]] = {}
     key = f"{model}_{metric}"
     for r in synthetic_rows(rows):
         for p in r["points"]:
             if key in p:
-                vals.setdefault(int(r["ambient"]), {}).setdefault(int(p["n"]), {})[int(r.get("seed", 0))] = float(p[key])
+                vals.setdefault(int(r["ambient"]), {}).setdefault(int(p["n"]), {})[int(r.get("seed", 0))] = (
+                    float(p[key])
+                )
     return {D: dict(sorted(byn.items())) for D, byn in sorted(vals.items())}
 
 
 def error_table(rows: list[dict], model: str, metric: str = "score_error") -> dict[int, dict[int, float]]:
     """D -> n -> median over seeds of ``model``'s ``metric``."""
-    return {D: {n: statistics.median(s.values()) for n, s in byn.items()}
-            for D, byn in per_seed_table(rows, model, metric).items()}
+    return {
+        D: {n: statistics.median(s.values()) for n, s in byn.items()}
+        for D, byn in per_seed_table(rows, model, metric).items()
+    }
 
 
 def mnist_scores(rows: list[dict], metric: str) -> dict[str, float]:

@@ -106,14 +106,26 @@ class Experiment:
         if min(self.K, self.d, self.modes, self.digit_dim, self.digit_modes) < 1:
             raise ValueError("K, d, modes, digit_dim, digit_modes: must be >= 1")
         if self.part == "synthetic" and self.K * self.d > self.ambient:
-            raise ValueError(f"ambient: need K*d <= ambient for orthogonal subspaces ({self.K}*{self.d} > {self.ambient})")
+            raise ValueError(
+                f"ambient: need K*d <= ambient for orthogonal subspaces ({self.K}*{self.d} > {self.ambient})"
+            )
         if not self.n_grid or self.n_grid[0] < self.K * self.modes:
             raise ValueError(f"n_grid: need n >= K*modes = {self.K * self.modes}")
         if self.separation <= 0 or self.latent_std <= 0:
             raise ValueError("separation, latent_std: must be > 0")
         if self.sigma_data is not None and self.sigma_data <= 0:
             raise ValueError("sigma_data: must be > 0 (or null: estimated from the data)")
-        if min(self.batch, self.steps, self.mlp_width, self.mlp_depth, self.ksub_restarts, self.latent_mlp_width) < 1:
+        if (
+            min(
+                self.batch,
+                self.steps,
+                self.mlp_width,
+                self.mlp_depth,
+                self.ksub_restarts,
+                self.latent_mlp_width,
+            )
+            < 1
+        ):
             raise ValueError("batch, steps, widths, depth, ksub_restarts: must be >= 1")
         if min(self.lr, self.mlp_lr, self.p_std) <= 0:
             raise ValueError("lr, mlp_lr, p_std: must be > 0")
@@ -148,15 +160,23 @@ class Experiment:
     # ------------------------------------------------------------------------------------------
     def truth(self, seed: int):
         bases = random_bases(self.ambient, [self.d] * self.K, trial_seed(seed, "bases", self.ambient))
-        return molr_mog_truth(bases, self.modes, self.separation, self.latent_std, trial_seed(seed, "modes", self.ambient))
+        return molr_mog_truth(
+            bases, self.modes, self.separation, self.latent_std, trial_seed(seed, "modes", self.ambient)
+        )
 
     def _synthetic(self, seed: int, out_dir: Path, n_jobs: int) -> dict:
         points = map_trials(lambda n: self._one_n(seed, n), self.n_grid, n_jobs)
         if out_dir is not None:
             write_trials(Path(out_dir) / "trials.csv", points)
         params = {m: self.network(m, 0).n_parameters() for m in self.models}
-        return {"ambient": self.ambient, "K": self.K, "d": self.d, "modes": self.modes, "points": points,
-                "parameters": params}
+        return {
+            "ambient": self.ambient,
+            "K": self.K,
+            "d": self.d,
+            "modes": self.modes,
+            "points": points,
+            "parameters": params,
+        }
 
     def network(self, model: str, seed: int, sigma_data: float = 0.5) -> nn.Module:
         if model == "mlp":
@@ -181,19 +201,37 @@ class Experiment:
             if model != "mlp":
                 if bases is None:  # one K-subspaces start per cell, shared by the MoG and Gaussian networks
                     bases = subspace_start(X, self.K, self.d, trial_seed(seed, "ksub", n), self.ksub_restarts)
-                point[f"{model}_warm_explained"] = warm_start(net, X, trial_seed(seed, model, "warm", n), bases)
-            hist = train_denoiser(net, X, self.levels(sigma_data),
-                                  TrainConfig(self.steps, self.mlp_lr if model == "mlp" else self.lr, self.batch,
-                                              seed=trial_seed(seed, model, "train", n)))
+                point[f"{model}_warm_explained"] = warm_start(
+                    net, X, trial_seed(seed, model, "warm", n), bases
+                )
+            hist = train_denoiser(
+                net,
+                X,
+                self.levels(sigma_data),
+                TrainConfig(
+                    self.steps,
+                    self.mlp_lr if model == "mlp" else self.lr,
+                    self.batch,
+                    seed=trial_seed(seed, model, "train", n),
+                ),
+            )
             errs = {}
             with torch.no_grad():
                 for sig in self.eval_sigmas:
                     xt = x0 + sig * eps
                     diff = net(xt, 1.0, sig).to(torch.float64) - truth.posterior_mean(xt, 1.0, sig)
                     errs[f"{sig:g}"] = float((diff**2).sum(1).mean()) / sig**2
-                S = draw_samples("ode", net, self.ve(), self.n_generate, self.ambient,
-                                 seed=trial_seed(seed, "generate", self.ambient), steps=self.sampler_steps,
-                                 t_min=0.0, t_max=1.0).to(torch.float64)
+                S = draw_samples(
+                    "ode",
+                    net,
+                    self.ve(),
+                    self.n_generate,
+                    self.ambient,
+                    seed=trial_seed(seed, "generate", self.ambient),
+                    steps=self.sampler_steps,
+                    t_min=0.0,
+                    t_max=1.0,
+                ).to(torch.float64)
             point[f"{model}_score_error"] = statistics.fmean(errs.values())
             point[f"{model}_score_error_by_sigma"] = errs
             point[f"{model}_final_loss"] = statistics.fmean(hist[-5:])
@@ -202,8 +240,12 @@ class Experiment:
                 point[f"{model}_orthonormality"] = net.orthonormality_error()
             point[f"{model}_seconds"] = time.perf_counter() - t0
         # the yardstick: fresh true samples against fresh true samples
-        point.update({f"truth_{k}": v for k, v in _sample_quality(fresh[: self.n_generate],
-                                                                     fresh[self.n_generate:], truth).items()})
+        point.update(
+            {
+                f"truth_{k}": v
+                for k, v in _sample_quality(fresh[: self.n_generate], fresh[self.n_generate :], truth).items()
+            }
+        )
         return point
 
 
@@ -215,7 +257,11 @@ def _sample_quality(S: Tensor, fresh: Tensor, truth) -> dict:
     resp = truth.responsibilities(S, 1.0, 0.05)
     counts = torch.bincount(resp.argmax(1), minlength=resp.shape[1]).double() / S.shape[0]
     tv = 0.5 * float((counts - torch.exp(truth.log_weights)).abs().sum())
-    return {"sliced_w2": sliced_wasserstein(S, fresh, seed=0), "mode_tv": tv, "frac_finite": float(finite.double().mean())}
+    return {
+        "sliced_w2": sliced_wasserstein(S, fresh, seed=0),
+        "mode_tv": tv,
+        "frac_finite": float(finite.double().mean()),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,7 +314,9 @@ def _mnist(exp: Experiment, seed: int) -> dict:
     Xtr, Xte = xtr.reshape(len(xtr), -1).double() / 255, xte.reshape(len(xte), -1).double() / 255
     t0 = time.perf_counter()
     keep = slice(None) if exp.classifier_train is None else slice(0, exp.classifier_train)
-    clf = train_classifier(Xtr[keep].float(), ytr[keep], exp.classifier_epochs, trial_seed(seed, "classifier"))
+    clf = train_classifier(
+        Xtr[keep].float(), ytr[keep], exp.classifier_epochs, trial_seed(seed, "classifier")
+    )
     with torch.no_grad():
         test_acc = float((clf(Xte.float()).argmax(1) == yte).double().mean())
     out: dict = {"classifier_test_accuracy": test_acc, "classifier_seconds": time.perf_counter() - t0}
@@ -288,14 +336,20 @@ def _mnist(exp: Experiment, seed: int) -> dict:
     out["sigma_data"] = sigma_data
     real = {k: Xte[yte == k][: exp.samples_per_digit] for k in range(10)}
     # the decoder's own ceiling: real test digits projected onto their digit's affine PCA subspace
-    ceiling = torch.cat([decoders[k][0] + ((real[k] - decoders[k][0]) @ decoders[k][1]) @ decoders[k][1].T
-                         for k in range(10)])
+    ceiling = torch.cat(
+        [decoders[k][0] + ((real[k] - decoders[k][0]) @ decoders[k][1]) @ decoders[k][1].T for k in range(10)]
+    )
     labels = torch.cat([torch.full((real[k].shape[0],), k) for k in range(10)])
     real_all = torch.cat([real[k] for k in range(10)])
     out["pca_ceiling"] = _judge(clf, ceiling, labels, real_all)
     out["real_test"] = _judge(clf, real_all, labels, real_all)
-    grids = {"real": _encode_grid(torch.stack([real[k][: exp.grid_per_digit] for k in range(10)]).reshape(
-        10, exp.grid_per_digit, 28, 28))}
+    grids = {
+        "real": _encode_grid(
+            torch.stack([real[k][: exp.grid_per_digit] for k in range(10)]).reshape(
+                10, exp.grid_per_digit, 28, 28
+            )
+        )
+    }
     for model in exp.models:
         t0 = time.perf_counter()
         samples, params, losses = [], 0, []
@@ -303,22 +357,43 @@ def _mnist(exp: Experiment, seed: int) -> dict:
             net = _latent_expert(exp, model, k, seed, sigma_data)
             if model != "mlp":
                 warm_start(net, latents[k], seed=trial_seed(seed, model, "warm", k))
-            hist = train_denoiser(net, latents[k], exp.levels(sigma_data),
-                                  TrainConfig(exp.steps, exp.mlp_lr if model == "mlp" else exp.lr, exp.batch,
-                                              seed=trial_seed(seed, model, "train", k)))
+            hist = train_denoiser(
+                net,
+                latents[k],
+                exp.levels(sigma_data),
+                TrainConfig(
+                    exp.steps,
+                    exp.mlp_lr if model == "mlp" else exp.lr,
+                    exp.batch,
+                    seed=trial_seed(seed, model, "train", k),
+                ),
+            )
             losses.append(statistics.fmean(hist[-5:]))
             params += net.n_parameters(include_bases=False) if model != "mlp" else net.n_parameters()
             with torch.no_grad():
-                z = draw_samples("ode", net, exp.ve(), exp.samples_per_digit, exp.digit_dim,
-                                 seed=trial_seed(seed, "generate", k), steps=exp.sampler_steps,
-                                 t_min=0.0, t_max=1.0).to(torch.float64)
+                z = draw_samples(
+                    "ode",
+                    net,
+                    exp.ve(),
+                    exp.samples_per_digit,
+                    exp.digit_dim,
+                    seed=trial_seed(seed, "generate", k),
+                    steps=exp.sampler_steps,
+                    t_min=0.0,
+                    t_max=1.0,
+                ).to(torch.float64)
             mu, A = decoders[k]
             samples.append((mu + z @ A.T).clamp(0, 1))
         S = torch.cat(samples)
-        out[model] = {**_judge(clf, S, labels, real_all), "expert_parameters": params,
-                      "final_loss": statistics.fmean(losses), "seconds": time.perf_counter() - t0}
-        grids[model] = _encode_grid(torch.stack([s[: exp.grid_per_digit] for s in samples]).reshape(
-            10, exp.grid_per_digit, 28, 28))
+        out[model] = {
+            **_judge(clf, S, labels, real_all),
+            "expert_parameters": params,
+            "final_loss": statistics.fmean(losses),
+            "seconds": time.perf_counter() - t0,
+        }
+        grids[model] = _encode_grid(
+            torch.stack([s[: exp.grid_per_digit] for s in samples]).reshape(10, exp.grid_per_digit, 28, 28)
+        )
     out["decoder_parameters"] = sum(mu.numel() + A.numel() for mu, A in decoders)
     out["grids"] = grids
     return out
@@ -326,11 +401,23 @@ def _mnist(exp: Experiment, seed: int) -> dict:
 
 def _latent_expert(exp: Experiment, model: str, k: int, seed: int, sigma_data: float) -> nn.Module:
     if model == "mlp":
-        return MLPDenoiser(exp.digit_dim, exp.latent_mlp_width, exp.mlp_depth, sigma_data=sigma_data,
-                           seed=trial_seed(seed, model, "init", k))
+        return MLPDenoiser(
+            exp.digit_dim,
+            exp.latent_mlp_width,
+            exp.mlp_depth,
+            sigma_data=sigma_data,
+            seed=trial_seed(seed, model, "init", k),
+        )
     modes = exp.digit_modes if model == "mog" else 1
-    return MoLRMoGDenoiser(exp.digit_dim, 1, exp.digit_dim, modes, seed=trial_seed(seed, model, "init", k),
-                           learn_bases=False, bases=torch.eye(exp.digit_dim, dtype=torch.float64))
+    return MoLRMoGDenoiser(
+        exp.digit_dim,
+        1,
+        exp.digit_dim,
+        modes,
+        seed=trial_seed(seed, model, "init", k),
+        learn_bases=False,
+        bases=torch.eye(exp.digit_dim, dtype=torch.float64),
+    )
 
 
 @torch.no_grad()
@@ -339,8 +426,12 @@ def _judge(clf: DigitClassifier, S: Tensor, labels: Tensor, real: Tensor) -> dic
     logits = clf(S.float())
     prob = torch.softmax(logits, 1)
     intended = prob[torch.arange(S.shape[0]), labels]
-    spread = statistics.fmean(_pairwise_spread(S[labels == k]) / max(_pairwise_spread(real[labels == k]), 1e-12)
-                              for k in range(10))
-    return {"intended_prob": float(intended.mean()), "accuracy": float((logits.argmax(1) == labels).double().mean()),
-            "feature_fd": frechet_distance(clf.features(S.float()), clf.features(real.float())),
-            "diversity_ratio": spread}
+    spread = statistics.fmean(
+        _pairwise_spread(S[labels == k]) / max(_pairwise_spread(real[labels == k]), 1e-12) for k in range(10)
+    )
+    return {
+        "intended_prob": float(intended.mean()),
+        "accuracy": float((logits.argmax(1) == labels).double().mean()),
+        "feature_fd": frechet_distance(clf.features(S.float()), clf.features(real.float())),
+        "diversity_ratio": spread,
+    }

@@ -57,8 +57,14 @@ def error_vs_D(syn: list[dict], out: Path) -> Path:
             ns = sorted({n for t in table.values() for n in t})
             for i, n in enumerate(ns):
                 ds = [D for D in Ds if n in table.get(D, {})]
-                ax.plot(ds, [table[D][n] for D in ds], marker="o", color=COLORS[m],
-                        alpha=0.35 + 0.65 * i / max(1, len(ns) - 1), label=LABELS[m] if i == len(ns) - 1 else None)
+                ax.plot(
+                    ds,
+                    [table[D][n] for D in ds],
+                    marker="o",
+                    color=COLORS[m],
+                    alpha=0.35 + 0.65 * i / max(1, len(ns) - 1),
+                    label=LABELS[m] if i == len(ns) - 1 else None,
+                )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("ambient dimension D")
@@ -89,8 +95,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     written = []
     syn = synthetic_rows(rows)
     if syn:
-        written += [error_vs_n(syn, out_dir / "molr_mog_error_vs_n.png"),
-                    error_vs_D(syn, out_dir / "molr_mog_error_vs_D.png")]
+        written += [
+            error_vs_n(syn, out_dir / "molr_mog_error_vs_n.png"),
+            error_vs_D(syn, out_dir / "molr_mog_error_vs_D.png"),
+        ]
     mn = [r for r in mnist_rows(rows) if "grids" in r]
     if mn:
         written.append(mnist_samples(mn[0], out_dir / "molr_mog_mnist_samples.png"))
@@ -101,11 +109,17 @@ def tables(rows: list[dict]) -> str:
     lines = []
     syn = synthetic_rows(rows)
     if syn:
-        lines += ["σ²-weighted score error E||D̂ − D*||²/σ² (mean over σ, median over seeds), and the sliced W2 of "
-                  "ODE samples to fresh true samples:", "",
-                  "| D | n | " + " | ".join(f"{m} error" for m in MODELS) + " | " +
-                  " | ".join(f"{m} SW2" for m in MODELS) + " | truth SW2 |",
-                  "|---|---|" + "---|" * (2 * len(MODELS) + 1)]
+        lines += [
+            "σ²-weighted score error E||D̂ − D*||²/σ² (mean over σ, median over seeds), and the sliced W2 of "
+            "ODE samples to fresh true samples:",
+            "",
+            "| D | n | "
+            + " | ".join(f"{m} error" for m in MODELS)
+            + " | "
+            + " | ".join(f"{m} SW2" for m in MODELS)
+            + " | truth SW2 |",
+            "|---|---|" + "---|" * (2 * len(MODELS) + 1),
+        ]
         err = {m: error_table(syn, m) for m in MODELS}
         sw = {m: error_table(syn, m, "sliced_w2") for m in (*MODELS, "truth")}
         for D in sorted({D for t in err.values() for D in t}):
@@ -116,20 +130,35 @@ def tables(rows: list[dict]) -> str:
         params = {}
         for r in syn:
             params.setdefault(int(r["ambient"]), r.get("parameters", {}))
-        lines += ["", "Parameters: " + "; ".join(f"D={D}: " + ", ".join(f"{m} {v}" for m, v in p.items())
-                                                 for D, p in sorted(params.items()))]
+        lines += [
+            "",
+            "Parameters: "
+            + "; ".join(
+                f"D={D}: " + ", ".join(f"{m} {v}" for m, v in p.items()) for D, p in sorted(params.items())
+            ),
+        ]
     mn = mnist_rows(rows)
     if mn:
         metrics = ("intended_prob", "accuracy", "feature_fd", "diversity_ratio")
-        lines += ["", "MNIST, class-conditional samples judged by the pipeline's classifier (mean over seeds; "
-                  f"classifier test accuracy {statistics.fmean(r['classifier_test_accuracy'] for r in mn):.4f}):", "",
-                  "| images | " + " | ".join(metrics) + " | expert parameters |", "|---|" + "---|" * (len(metrics) + 1)]
+        lines += [
+            "",
+            "MNIST, class-conditional samples judged by the pipeline's classifier (mean over seeds; "
+            f"classifier test accuracy {statistics.fmean(r['classifier_test_accuracy'] for r in mn):.4f}):",
+            "",
+            "| images | " + " | ".join(metrics) + " | expert parameters |",
+            "|---|" + "---|" * (len(metrics) + 1),
+        ]
         for m in ("real_test", "pca_ceiling", *MODELS):
             if not any(m in r for r in mn):
                 continue
             vals = [statistics.fmean(r[m][k] for r in mn if m in r) for k in metrics]
             params = statistics.fmean(r[m].get("expert_parameters", 0) for r in mn if m in r)
-            name = {"real_test": "real test digits", "pca_ceiling": "real digits through the PCA decoder"}.get(m, LABELS.get(m))
+            name = {
+                "real_test": "real test digits",
+                "pca_ceiling": "real digits through the PCA decoder",
+            }.get(m, LABELS.get(m))
             lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {params:.0f} |")
-        lines.append(f"\nPer-digit PCA decoders (shared by every model): {mn[0]['decoder_parameters']} parameters.")
+        lines.append(
+            f"\nPer-digit PCA decoders (shared by every model): {mn[0]['decoder_parameters']} parameters."
+        )
     return "\n".join(lines)

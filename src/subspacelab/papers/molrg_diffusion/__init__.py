@@ -7,6 +7,8 @@ the low-rank DAE, K-subspaces and a generic MLP denoiser on the same samples."""
 from subspacelab.papers.molrg_diffusion.experiment import Experiment
 from subspacelab.papers.spec import Paper
 
-PAPER = Paper(id="molrg_diffusion", title="Diffusion Models Learn Low-Dimensional Distributions via Subspace Clustering")
+PAPER = Paper(
+    id="molrg_diffusion", title="Diffusion Models Learn Low-Dimensional Distributions via Subspace Clustering"
+)
 
 __all__ = ["PAPER", "Experiment"]

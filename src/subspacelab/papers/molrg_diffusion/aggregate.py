@@ -6,15 +6,25 @@ from __future__ import annotations
 from subspacelab.experiments.harness import success_curve, transition_point
 from subspacelab.papers.molrg_diffusion.experiment import MODELS
 
-LABELS = {("lowrank", "param"): "low-rank DAE (learned U_k)", ("ksubspaces", "param"): "K-subspaces",
-          ("lowrank", "gen"): "low-rank DAE (samples)", ("mlp", "gen"): "MLP DAE (samples)",
-          ("mlp", "gl"): "MLP DAE (samples not copies)"}
-STYLES = {("lowrank", "param"): ("tab:blue", "-", "o"), ("ksubspaces", "param"): ("tab:orange", "--", "s"),
-          ("lowrank", "gen"): ("tab:green", ":", "^"), ("mlp", "gen"): ("tab:red", "-", "v"),
-          ("mlp", "gl"): ("tab:purple", "-.", "D")}
+LABELS = {
+    ("lowrank", "param"): "low-rank DAE (learned U_k)",
+    ("ksubspaces", "param"): "K-subspaces",
+    ("lowrank", "gen"): "low-rank DAE (samples)",
+    ("mlp", "gen"): "MLP DAE (samples)",
+    ("mlp", "gl"): "MLP DAE (samples not copies)",
+}
+STYLES = {
+    ("lowrank", "param"): ("tab:blue", "-", "o"),
+    ("ksubspaces", "param"): ("tab:orange", "--", "s"),
+    ("lowrank", "gen"): ("tab:green", ":", "^"),
+    ("mlp", "gen"): ("tab:red", "-", "v"),
+    ("mlp", "gl"): ("tab:purple", "-.", "D"),
+}
 
 
-def runs(rows: list[dict], K: int | None = None, d: int | None = None, model: str | None = None) -> list[dict]:
+def runs(
+    rows: list[dict], K: int | None = None, d: int | None = None, model: str | None = None
+) -> list[dict]:
     out = []
     for r in rows:
         e = r.get("experiment") or {}
@@ -37,7 +47,9 @@ def selected_ds(dv: dict, rows: list[dict]) -> list[int] | None:
     return [int(d) for d in ds[scale]]
 
 
-def curves(rows: list[dict], model: str, metric: str, K: int = 2, ds: list[int] | None = None) -> dict[int, list[dict]]:
+def curves(
+    rows: list[dict], model: str, metric: str, K: int = 2, ds: list[int] | None = None
+) -> dict[int, list[dict]]:
     """d -> the success curve (pooled over seeds) of ``model`` by ``metric`` (param | gen) against N
     (only the d in ``ds`` when given)."""
     key = f"{model}_{metric}_success"
@@ -48,8 +60,10 @@ def curves(rows: list[dict], model: str, metric: str, K: int = 2, ds: list[int] 
         for p in r["points"]:
             if key in p:
                 by_d.setdefault(int(r["d"]), {}).setdefault(int(p["N"]), []).append(int(bool(p[key])))
-    return {d: success_curve(list(c), [sum(v) for v in c.values()], [len(v) for v in c.values()])
-            for d, c in sorted(by_d.items())}
+    return {
+        d: success_curve(list(c), [sum(v) for v in c.values()], [len(v) for v in c.values()])
+        for d, c in sorted(by_d.items())
+    }
 
 
 def n50(curve: list[dict]) -> float | None:
@@ -64,7 +78,8 @@ def seed_n50(rows: list[dict], model: str, metric: str, K: int = 2) -> dict[int,
         pts = sorted((int(p["N"]), float(bool(p[key]))) for p in r["points"] if key in p)
         if pts:
             out.setdefault(int(r["d"]), {})[int(r.get("seed", 0))] = transition_point(
-                [x for x, _ in pts], [y for _, y in pts], 0.5, log_x=True)
+                [x for x, _ in pts], [y for _, y in pts], 0.5, log_x=True
+            )
     return out
 
 

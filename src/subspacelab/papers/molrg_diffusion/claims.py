@@ -29,15 +29,26 @@ def rule_agreement(claim: dict, rows: list[dict]) -> Verdict:
     reproduced: at least ``reproduced_frac`` of the cells agree within ``tol``; partly: at least
     ``partly_frac``; else not reproduced."""
     K, tol, lo = int(param(claim, "K")), float(param(claim, "tol")), float(param(claim, "min_ratio", 1.0))
-    vals = [p["lowrank_vs_ksubspaces"] for r in runs(rows, K=K, model="lowrank") for p in r["points"]
-            if p["N"] >= lo * r["d"] and "lowrank_vs_ksubspaces" in p]
+    vals = [
+        p["lowrank_vs_ksubspaces"]
+        for r in runs(rows, K=K, model="lowrank")
+        for p in r["points"]
+        if p["N"] >= lo * r["d"] and "lowrank_vs_ksubspaces" in p
+    ]
     if not vals:
         return not_run(f"no K={K} cells with N >= {lo:g}·d")
     frac = sum(v <= tol for v in vals) / len(vals)
-    measured = {"value": f"{frac:.0%} of {len(vals)} cells within {tol:g} (median {statistics.median(vals):.3g})",
-                "frac_agree": frac, "median": statistics.median(vals), "max": max(vals), "n": len(vals)}
+    measured = {
+        "value": f"{frac:.0%} of {len(vals)} cells within {tol:g} (median {statistics.median(vals):.3g})",
+        "frac_agree": frac,
+        "median": statistics.median(vals),
+        "max": max(vals),
+        "n": len(vals),
+    }
     verdict = ladder(frac, float(param(claim, "reproduced_frac")), float(param(claim, "partly_frac")))
-    return Verdict(measured, verdict, "distance in [0, 1] (RMS sine of the principal angles, mean over subspaces)")
+    return Verdict(
+        measured, verdict, "distance in [0, 1] (RMS sine of the principal angles, mean over subspaces)"
+    )
 
 
 def rule_transition(claim: dict, rows: list[dict]) -> Verdict:
@@ -51,7 +62,11 @@ def rule_transition(claim: dict, rows: list[dict]) -> Verdict:
     cs = curves(rows, model, metric, K, selected_ds(dv, rows))
     if not cs:
         return not_run(f"no K={K} runs of {model}")
-    low_max, high_min, high_ratio = float(dv["low_max"]), float(dv["high_min"]), float(dv.get("high_ratio", 2.0))
+    low_max, high_min, high_ratio = (
+        float(dv["low_max"]),
+        float(dv["high_min"]),
+        float(dv.get("high_ratio", 2.0)),
+    )
     per_d, full, loose = {}, [], []
     for d, c in cs.items():
         below = [p["rate"] for p in c if p["x"] < d]
@@ -60,16 +75,28 @@ def rule_transition(claim: dict, rows: list[dict]) -> Verdict:
         high = statistics.fmean(above) if above else None
         t = n50(c)
         ratio = None if t is None else t / d
-        per_d[d] = {"low": low, "high": high, "n50": t, "n50_over_d": ratio, "n_seeds": max(p["trials"] for p in c)}
+        per_d[d] = {
+            "low": low,
+            "high": high,
+            "n50": t,
+            "n50_over_d": ratio,
+            "n_seeds": max(p["trials"] for p in c),
+        }
         jumped = low is not None and high is not None and low <= low_max and high >= high_min
         full.append(jumped and ratio is not None and dv["ratio_range"][0] <= ratio <= dv["ratio_range"][1])
         loose.append(jumped and ratio is not None and dv["partly_range"][0] <= ratio <= dv["partly_range"][1])
-    value = "; ".join(f"d={d}: {v['low'] if v['low'] is None else round(v['low'], 2)}→"
-                      f"{v['high'] if v['high'] is None else round(v['high'], 2)}, N50/d="
-                      f"{'none' if v['n50_over_d'] is None else round(v['n50_over_d'], 2)}" for d, v in per_d.items())
+    value = "; ".join(
+        f"d={d}: {v['low'] if v['low'] is None else round(v['low'], 2)}→"
+        f"{v['high'] if v['high'] is None else round(v['high'], 2)}, N50/d="
+        f"{'none' if v['n50_over_d'] is None else round(v['n50_over_d'], 2)}"
+        for d, v in per_d.items()
+    )
     measured = {"value": value, "per_d": {str(k): v for k, v in per_d.items()}}
-    return Verdict(measured, holds(all(full), partial=all(loose) or any(full)),
-                   f"{LABELS[(model, metric)]}; success = error <= the run's success_threshold")
+    return Verdict(
+        measured,
+        holds(all(full), partial=all(loose) or any(full)),
+        f"{LABELS[(model, metric)]}; success = error <= the run's success_threshold",
+    )
 
 
 def rule_linear_scaling(claim: dict, rows: list[dict]) -> Verdict:
@@ -86,9 +113,13 @@ def rule_linear_scaling(claim: dict, rows: list[dict]) -> Verdict:
     s = loglog_slope(list(have), list(have.values()))
     (lo, hi), (plo, phi) = dv["slope_range"], dv["partly_range"]
     verdict = holds(lo <= s.slope <= hi and s.lo > 0, partial=plo <= s.slope <= phi)
-    measured = {"value": f"slope {s.text()}; N50/d: " + ", ".join(f"d={d}: {v / d:.2f}" for d, v in have.items()),
-                "slope": s.slope, "slope_interval": s.as_dict(), "n50": {str(k): v for k, v in pts.items()},
-                "n50_over_d": {str(d): v / d for d, v in have.items()}}
+    measured = {
+        "value": f"slope {s.text()}; N50/d: " + ", ".join(f"d={d}: {v / d:.2f}" for d, v in have.items()),
+        "slope": s.slope,
+        "slope_interval": s.as_dict(),
+        "n50": {str(k): v for k, v in pts.items()},
+        "n50_over_d": {str(d): v / d for d, v in have.items()},
+    }
     notes = [] if len(have) == len(pts) else [f"d without a crossing: {[d for d in pts if d not in have]}"]
     if lo <= s.slope <= hi and not s.lo > 0:
         notes.append("the slope's 95% interval reaches 0: at most partly")
@@ -113,11 +144,19 @@ def rule_later(claim: dict, rows: list[dict]) -> Verdict:
     per, verdicts = {}, []
     for d in ds:
         a, b = n50(cm[d]), n50(cb[d])
-        logs = [math.log(sm[d][s] / sb[d][s]) for s in sm.get(d, {})
-                if sm[d][s] is not None and sb.get(d, {}).get(s) is not None]
+        logs = [
+            math.log(sm[d][s] / sb[d][s])
+            for s in sm.get(d, {})
+            if sm[d][s] is not None and sb.get(d, {}).get(s) is not None
+        ]
         iv = t_interval(logs) if logs else None
-        per[str(d)] = {"model_n50": a, "baseline_n50": b, "model_max_rate": max(p["rate"] for p in cm[d]),
-                       "grid_max": max(p["x"] for p in cm[d]), "seed_log_ratio": iv.as_dict() if iv else None}
+        per[str(d)] = {
+            "model_n50": a,
+            "baseline_n50": b,
+            "model_max_rate": max(p["rate"] for p in cm[d]),
+            "grid_max": max(p["x"] for p in cm[d]),
+            "seed_log_ratio": iv.as_dict() if iv else None,
+        }
         if b is None:
             verdicts.append(NOT_RUN)
         elif a is None:
@@ -127,16 +166,24 @@ def rule_later(claim: dict, rows: list[dict]) -> Verdict:
             if v == REPRODUCED and not (iv is not None and iv.lo > 0):
                 v = PARTLY
             verdicts.append(cap_for_one_seed(v, iv.n if iv else 0))
-    value = "; ".join(f"d={d}: {fmt(v['model_n50'])} vs {fmt(v['baseline_n50'])}"
-                      + (f" (per-seed ratio {math.exp(v['seed_log_ratio']['mean']):.2f} "
-                         f"[{math.exp(v['seed_log_ratio']['lo']):.2f}, {math.exp(v['seed_log_ratio']['hi']):.2f}], "
-                         f"n={v['seed_log_ratio']['n']} seeds, 95% t-interval)"
-                         if v["seed_log_ratio"] and v["seed_log_ratio"]["n"] >= 2 else "")
-                      for d, v in per.items())
+    value = "; ".join(
+        f"d={d}: {fmt(v['model_n50'])} vs {fmt(v['baseline_n50'])}"
+        + (
+            f" (per-seed ratio {math.exp(v['seed_log_ratio']['mean']):.2f} "
+            f"[{math.exp(v['seed_log_ratio']['lo']):.2f}, {math.exp(v['seed_log_ratio']['hi']):.2f}], "
+            f"n={v['seed_log_ratio']['n']} seeds, 95% t-interval)"
+            if v["seed_log_ratio"] and v["seed_log_ratio"]["n"] >= 2
+            else ""
+        )
+        for d, v in per.items()
+    )
     order = [NOT, NOT_RUN, PARTLY, REPRODUCED]
-    note = (f"N50 of {LABELS[(model, metric)]} vs {LABELS[(base, base_metric)]}; 'none' = no 50% crossing in the "
-            "grid (max rate " + ", ".join(f"{v['model_max_rate']:.2f} up to N={v['grid_max']:g}" for v in per.values())
-            + ")")
+    note = (
+        f"N50 of {LABELS[(model, metric)]} vs {LABELS[(base, base_metric)]}; 'none' = no 50% crossing in the "
+        "grid (max rate "
+        + ", ".join(f"{v['model_max_rate']:.2f} up to N={v['grid_max']:g}" for v in per.values())
+        + ")"
+    )
     return Verdict({"value": value, "per_d": per}, min(verdicts, key=order.index), note)
 
 
@@ -162,9 +209,16 @@ def rule_jacobian_rank(claim: dict, rows: list[dict]) -> Verdict:
         return not_run(f"no K={K} runs of {model}")
     med = {d: statistics.median(v) for d, v in per.items()}
     value = "; ".join(f"d={d}: {m:g} (K·d={K * d}, n={ambient})" for d, m in med.items())
-    measured = {"value": value, "median": {str(d): m for d, m in med.items()},
-                "per_sigma": {str(d): {s: statistics.median(v) for s, v in ps.items()} for d, ps in per_sigma.items()}}
-    verdict = holds(all(m <= K * d for d, m in med.items()), partial=all(m <= ambient / 2 for m in med.values()))
+    measured = {
+        "value": value,
+        "median": {str(d): m for d, m in med.items()},
+        "per_sigma": {
+            str(d): {s: statistics.median(v) for s, v in ps.items()} for d, ps in per_sigma.items()
+        },
+    }
+    verdict = holds(
+        all(m <= K * d for d, m in med.items()), partial=all(m <= ambient / 2 for m in med.values())
+    )
     return Verdict(measured, verdict, "per-σ medians in measured.per_sigma")
 
 

@@ -51,8 +51,16 @@ from subspacelab.experiments.harness import (
 from subspacelab.numerics.union_of_subspaces import random_bases, sample_union, subspace_error
 
 MODELS = ("lowrank", "ksubspaces", "mlp")
-GEN_KEYS = ("dist_union_median", "dist_train_median", "frac_on_union", "frac_memorised", "frac_generalised",
-            "coverage_error", "min_component_frac", "frac_finite")
+GEN_KEYS = (
+    "dist_union_median",
+    "dist_train_median",
+    "frac_on_union",
+    "frac_memorised",
+    "frac_generalised",
+    "coverage_error",
+    "min_component_frac",
+    "frac_finite",
+)
 
 
 @dataclass
@@ -104,7 +112,9 @@ class Experiment:
         if self.K < 1 or self.d < 1:
             raise ValueError("K, d: must be >= 1")
         if self.disjoint and self.K * self.d > self.ambient:
-            raise ValueError(f"d: disjoint subspaces need K*d <= ambient ({self.K}*{self.d} > {self.ambient})")
+            raise ValueError(
+                f"d: disjoint subspaces need K*d <= ambient ({self.K}*{self.d} > {self.ambient})"
+            )
         if self.n_grid is not None:
             self.n_grid = [int(v) for v in self.n_grid]
             if not self.n_grid or min(self.n_grid) < 1:
@@ -141,8 +151,12 @@ class Experiment:
         return sorted({max(1, math.floor(r * self.d + 0.5)) for r in self.n_grid_rel})
 
     def truth(self, seed: int):
-        bases = random_bases(self.ambient, [self.d] * self.K, trial_seed(seed, "bases", self.ambient, self.K, self.d),
-                             disjoint=self.disjoint)
+        bases = random_bases(
+            self.ambient,
+            [self.d] * self.K,
+            trial_seed(seed, "bases", self.ambient, self.K, self.d),
+            disjoint=self.disjoint,
+        )
         return bases, LowRankGaussianMixture.molrg(bases)
 
     def levels(self) -> NoiseLevels:
@@ -157,7 +171,9 @@ class Experiment:
         for model, metric in CURVES:
             if model in self.models:
                 key = f"{model}_{metric}_success"
-                n50 = transition_point([p["N"] for p in points], [float(p[key]) for p in points], 0.5, log_x=True)
+                n50 = transition_point(
+                    [p["N"] for p in points], [float(p[key]) for p in points], 0.5, log_x=True
+                )
                 out[f"n50_{model}_{metric}"] = n50
         if "mlp" in self.models:
             out["mlp_parameters"] = MLPDenoiser(self.ambient, self.mlp_width, self.mlp_depth).n_parameters()
@@ -168,8 +184,12 @@ class Experiment:
     def _one_n(self, seed: int, N: int) -> dict:
         torch.set_num_threads(1)
         bases, mix = self.truth(seed)
-        X_all, y_all = sample_union(bases, max(self.grid()), trial_seed(seed, "samples", self.ambient, self.K, self.d),
-                                    noise=self.noise)
+        X_all, y_all = sample_union(
+            bases,
+            max(self.grid()),
+            trial_seed(seed, "samples", self.ambient, self.K, self.d),
+            noise=self.noise,
+        )
         keep = torch.cat([torch.nonzero(y_all == k).flatten()[:N] for k in range(self.K)])
         X = X_all[keep]
         fresh, _ = mix.sample(self.n_generate, trial_seed(seed, "fresh", self.ambient, self.K, self.d))
@@ -178,11 +198,20 @@ class Experiment:
         ks = None
         if "ksubspaces" in self.models or "lowrank" in self.models:
             t0 = time.perf_counter()
-            ks = ksubspaces(X, [self.d] * self.K, restarts=self.ksub_restarts, max_iter=self.ksub_max_iter,
-                            seed=trial_seed(seed, "ksub", N))
+            ks = ksubspaces(
+                X,
+                [self.d] * self.K,
+                restarts=self.ksub_restarts,
+                max_iter=self.ksub_max_iter,
+                seed=trial_seed(seed, "ksub", N),
+            )
             err = subspace_error(ks.bases, bases)
-            point.update(ksubspaces_error=err, ksubspaces_param_success=err <= self.success_threshold,
-                         ksubspaces_explained=ks.explained, ksubspaces_seconds=time.perf_counter() - t0)
+            point.update(
+                ksubspaces_error=err,
+                ksubspaces_param_success=err <= self.success_threshold,
+                ksubspaces_explained=ks.explained,
+                ksubspaces_seconds=time.perf_counter() - t0,
+            )
         if "lowrank" in self.models:
             point.update(self._lowrank(seed, N, X, bases, mix, ks, chance))
         if "mlp" in self.models:
@@ -192,30 +221,52 @@ class Experiment:
     def _lowrank(self, seed, N, X, bases, mix, ks, chance) -> dict:
         t0 = time.perf_counter()
         levels = self.levels()
-        model = LowRankMoLRGDenoiser(self.ambient, [self.d] * self.K, seed=trial_seed(seed, "lowrank-init", N),
-                                     replicas=self.lowrank_restarts)
-        train_denoiser(model, X, levels, TrainConfig(self.lowrank_steps, self.lowrank_lr, self.batch,
-                                                     seed=trial_seed(seed, "lowrank-train", N)))
+        model = LowRankMoLRGDenoiser(
+            self.ambient,
+            [self.d] * self.K,
+            seed=trial_seed(seed, "lowrank-init", N),
+            replicas=self.lowrank_restarts,
+        )
+        train_denoiser(
+            model,
+            X,
+            levels,
+            TrainConfig(
+                self.lowrank_steps, self.lowrank_lr, self.batch, seed=trial_seed(seed, "lowrank-train", N)
+            ),
+        )
         losses = replica_losses(model, X, levels, seed=trial_seed(seed, "lowrank-select", N)).reshape(-1)
         replica_errors = [subspace_error(model.bases(r), bases) for r in range(model.replicas)]
         best = int(losses.argmin())
         model.keep(best)
         err = replica_errors[best]
-        out = {"lowrank_error": err, "lowrank_param_success": err <= self.success_threshold,
-               "lowrank_vs_ksubspaces": subspace_error(model.bases(), ks.bases),
-               "lowrank_orthonormality": model.orthonormality_error(),
-               "lowrank_replicas_succeeded": sum(e <= self.success_threshold for e in replica_errors),
-               "lowrank_best_replica_error": min(replica_errors)}
+        out = {
+            "lowrank_error": err,
+            "lowrank_param_success": err <= self.success_threshold,
+            "lowrank_vs_ksubspaces": subspace_error(model.bases(), ks.bases),
+            "lowrank_orthonormality": model.orthonormality_error(),
+            "lowrank_replicas_succeeded": sum(e <= self.success_threshold for e in replica_errors),
+            "lowrank_best_replica_error": min(replica_errors),
+        }
         out.update(self._evaluate("lowrank", model, seed, X, bases, mix, chance))
         out["lowrank_seconds"] = time.perf_counter() - t0
         return out
 
     def _mlp(self, seed, N, X, bases, mix, chance) -> dict:
         t0 = time.perf_counter()
-        model = MLPDenoiser(self.ambient, self.mlp_width, self.mlp_depth, sigma_data=self.sigma_data,
-                            seed=trial_seed(seed, "mlp-init", N))
-        hist = train_denoiser(model, X, self.levels(), TrainConfig(self.mlp_steps, self.mlp_lr, self.batch,
-                                                                  seed=trial_seed(seed, "mlp-train", N)))
+        model = MLPDenoiser(
+            self.ambient,
+            self.mlp_width,
+            self.mlp_depth,
+            sigma_data=self.sigma_data,
+            seed=trial_seed(seed, "mlp-init", N),
+        )
+        hist = train_denoiser(
+            model,
+            X,
+            self.levels(),
+            TrainConfig(self.mlp_steps, self.mlp_lr, self.batch, seed=trial_seed(seed, "mlp-train", N)),
+        )
         out = {"mlp_final_loss": statistics.fmean(hist[-5:])}
         out.update(self._evaluate("mlp", model, seed, X, bases, mix, chance))
         out["mlp_seconds"] = time.perf_counter() - t0
@@ -225,9 +276,17 @@ class Experiment:
         """Samples, generative success, Jacobian ranks and score errors of a trained denoiser."""
         ve = VESchedule(self.sigma_min, self.sigma_max)
         with torch.no_grad():
-            S = draw_samples(self.sampler, model, ve, self.n_generate, self.ambient,
-                             seed=trial_seed(seed, "generate", self.K, self.d), steps=self.sampler_steps,
-                             t_min=0.0, t_max=1.0).to(torch.float64)
+            S = draw_samples(
+                self.sampler,
+                model,
+                ve,
+                self.n_generate,
+                self.ambient,
+                seed=trial_seed(seed, "generate", self.K, self.d),
+                steps=self.sampler_steps,
+                t_min=0.0,
+                t_max=1.0,
+            ).to(torch.float64)
         rep = generation_report(S, X, bases, self.memorised_ratio, self.on_union_tol)
         not_copying = rep["frac_memorised"] <= chance + self.memorised_margin
         out = {f"{name}_{k}": rep[k] for k in GEN_KEYS}
@@ -241,7 +300,9 @@ class Experiment:
         model_score = score_from_denoiser(model)
         for sig in self.eval_sigmas:
             xt = x0 + sig * eps
-            r = [numerical_rank(denoiser_jacobian(model, xt[i], 1.0, sig)) for i in range(self.jacobian_points)]
+            r = [
+                numerical_rank(denoiser_jacobian(model, xt[i], 1.0, sig)) for i in range(self.jacobian_points)
+            ]
             ranks[_key(sig)] = float(statistics.median(r))
             pts = xt[: self.score_points]
             with torch.no_grad():

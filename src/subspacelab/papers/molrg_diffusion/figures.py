@@ -24,8 +24,12 @@ def success_vs_n(rows: list[dict], K: int, ds: list[int], out: Path) -> Path:
                     continue
                 x = [p["x"] for p in c]
                 color, ls, marker = STYLES[(model, metric)]
-                (line,) = ax.plot(x, [p["rate"] for p in c], color=color, ls=ls, marker=marker, ms=4, label=label)
-                ax.fill_between(x, [p["ci_low"] for p in c], [p["ci_high"] for p in c], color=color, alpha=0.07)
+                (line,) = ax.plot(
+                    x, [p["rate"] for p in c], color=color, ls=ls, marker=marker, ms=4, label=label
+                )
+                ax.fill_between(
+                    x, [p["ci_low"] for p in c], [p["ci_high"] for p in c], color=color, alpha=0.07
+                )
                 handles.setdefault(label, line)
             handles.setdefault("N = d_k", ax.axvline(d, color="k", ls="--", lw=1))
             ax.set_xscale("log", base=2)
@@ -46,7 +50,9 @@ def transition_vs_d(rows: list[dict], K: int, ds: list[int], out: Path) -> Path:
             pts = [(d, n50(c)) for d, c in cs.items() if n50(c) is not None]
             if pts:
                 color, ls, marker = STYLES[(model, metric)]
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color, ls=ls, marker=marker, label=label)
+                ax.plot(
+                    [p[0] for p in pts], [p[1] for p in pts], color=color, ls=ls, marker=marker, label=label
+                )
         grid = np.array([min(ds), max(ds)], dtype=float)
         ax.plot(grid, grid, "k--", lw=1, label="N = d_k")
         ax.set_xlabel("subspace dimension d_k")
@@ -67,8 +73,12 @@ def jacobian_rank(jr: list[tuple[dict, dict]], out: Path) -> Path:
                         for s, v in p[f"{model}_jacobian_rank"].items():
                             vals.setdefault(float(s), []).append(v)
                 xs = sorted(vals)
-                ax.plot(xs, [statistics.median(vals[s]) for s in xs], marker="o",
-                        label=f"{model}, K={K}, d_k={d} (K·d_k={K * d})")
+                ax.plot(
+                    xs,
+                    [statistics.median(vals[s]) for s in xs],
+                    marker="o",
+                    label=f"{model}, K={K}, d_k={d} (K·d_k={K * d})",
+                )
         ax.axhline(jr[0][0]["ambient"], color="gray", lw=0.8, label="ambient n")
         ax.set_xscale("log")
         ax.set_xlabel("noise level σ")
@@ -84,8 +94,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     for K in sorted({int(r["K"]) for r in runs(rows)}):
         ds = sorted({int(r["d"]) for r in runs(rows, K=K)})
         if ds:
-            written += [success_vs_n(rows, K, ds, out_dir / f"molrg_success_vs_N_K{K}.png"),
-                        transition_vs_d(rows, K, ds, out_dir / f"molrg_transition_vs_d_K{K}.png")]
+            written += [
+                success_vs_n(rows, K, ds, out_dir / f"molrg_success_vs_N_K{K}.png"),
+                transition_vs_d(rows, K, ds, out_dir / f"molrg_transition_vs_d_K{K}.png"),
+            ]
     jr = [(r, max(r["points"], key=lambda p: p["N"])) for r in runs(rows)]
     jr = [(r, p) for r, p in jr if any(k.endswith("_jacobian_rank") for k in p)]
     if jr:
@@ -94,15 +106,21 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 
 def tables(rows: list[dict]) -> str:
-    lines = ["Success rate over seeds by N (samples per subspace); N50 = 50% crossing.", "",
-             "| K | d_k | model | " + "N: rate | " + "N50 | N50/d_k |", "|---|---|---|---|---|---|"]
+    lines = [
+        "Success rate over seeds by N (samples per subspace); N50 = 50% crossing.",
+        "",
+        "| K | d_k | model | " + "N: rate | " + "N50 | N50/d_k |",
+        "|---|---|---|---|---|---|",
+    ]
     for K in sorted({int(r["K"]) for r in runs(rows)}):
         for (model, metric), label in LABELS.items():
             for d, c in curves(rows, model, metric, K).items():
                 t = n50(c)
                 cells = ", ".join(f"{p['x']:g}: {p['rate']:.2f}" for p in c)
-                lines.append(f"| {K} | {d} | {label} | {cells} | {'-' if t is None else f'{t:.2f}'} | "
-                             f"{'-' if t is None else f'{t / d:.2f}'} |")
+                lines.append(
+                    f"| {K} | {d} | {label} | {cells} | {'-' if t is None else f'{t:.2f}'} | "
+                    f"{'-' if t is None else f'{t / d:.2f}'} |"
+                )
     # relative score error against the closed form at the largest N: median over seeds
     errs: dict[tuple, dict[str, list[float]]] = {}
     for model in ("lowrank", "mlp"):
@@ -112,10 +130,14 @@ def tables(rows: list[dict]) -> str:
                 errs.setdefault((model, int(r["K"]), int(r["d"]), top["N"]), {}).setdefault(sig, []).append(v)
     if errs:
         sigmas = sorted({s for e in errs.values() for s in e}, key=float)
-        lines += ["", "Relative score error ||ŝ − ∇log p||² / ||∇log p||² against the closed form at the "
-                  "largest N (median over seeds), and the Jacobian's numerical rank there:", "",
-                  "| model | K | d_k | N | " + " | ".join(f"σ={s}" for s in sigmas) + " | Jacobian rank by σ |",
-                  "|---|---|---|---|" + "---|" * len(sigmas) + "---|"]
+        lines += [
+            "",
+            "Relative score error ||ŝ − ∇log p||² / ||∇log p||² against the closed form at the "
+            "largest N (median over seeds), and the Jacobian's numerical rank there:",
+            "",
+            "| model | K | d_k | N | " + " | ".join(f"σ={s}" for s in sigmas) + " | Jacobian rank by σ |",
+            "|---|---|---|---|" + "---|" * len(sigmas) + "---|",
+        ]
         for (model, K, d, N), e in sorted(errs.items()):
             ranks: dict[str, list[float]] = {}
             for r in runs(rows, K=K, d=d, model=model):

@@ -17,7 +17,6 @@ LABELS = {
 }
 
 
-
 def per_seed(runs: list[dict], metric: str) -> dict[str, dict[int, float]]:
     """method -> {seed: task-incremental ``metric``} (methods or seeds without it are left out)."""
     vals: dict[str, dict[int, float]] = defaultdict(dict)

@@ -84,7 +84,18 @@ class Experiment:
     def __post_init__(self):
         self.methods = [str(m) for m in self.methods]
         check_stream_settings(self, METHODS)
-        if min(self.lora_rank, self.share_p, self.share_k, self.share_phi, self.share_wide_k, self.share_wide_phi) < 1 or not 0 < self.share_ev <= 1:
+        if (
+            min(
+                self.lora_rank,
+                self.share_p,
+                self.share_k,
+                self.share_phi,
+                self.share_wide_k,
+                self.share_wide_phi,
+            )
+            < 1
+            or not 0 < self.share_ev <= 1
+        ):
             raise ValueError("lora_rank, share_p, share_k, share_phi >= 1; share_ev in (0, 1]")
 
     @property
@@ -96,8 +107,13 @@ class Experiment:
         started = time.perf_counter()
         base = setup(self, seed)
         net, tasks = base.net, base.tasks
-        out: dict = {"stream": self.tag, "run_seed": int(seed), "n_tasks": self.n_tasks, "protocols": ["task"],
-                     "pretrain_loss": base.pretrain_log}
+        out: dict = {
+            "stream": self.tag,
+            "run_seed": int(seed),
+            "n_tasks": self.n_tasks,
+            "protocols": ["task"],
+            "pretrain_loss": base.pretrain_log,
+        }
         results, matrices = {}, {}
         for m in self.methods:
             s = trial_seed(seed, "train")
@@ -105,21 +121,31 @@ class Experiment:
                 r = run_method(m, net, tasks, self, s, ("task",))
             else:
                 r = run_adapters(m, net, tasks, self, s)
-            results[m] = {**r["metrics"], "log": r["log"], "seconds": r["seconds"],
-                          **{k: r[k] for k in ("stored", "trainable") if k in r}}
+            results[m] = {
+                **r["metrics"],
+                "log": r["log"],
+                "seconds": r["seconds"],
+                **{k: r[k] for k in ("stored", "trainable") if k in r},
+            }
             matrices[m] = r["R"]
             v = r["metrics"]["task"]
             extra = f" stored {r['stored']}" if "stored" in r else ""
-            print(f"  {self.tag} {m}: acc {v['final_acc']:.3f}" + (f" forget {v['forgetting']:.3f}"
-                  if v["forgetting"] is not None else "") + f"{extra} ({r['seconds']:.1f} s)", flush=True)
+            print(
+                f"  {self.tag} {m}: acc {v['final_acc']:.3f}"
+                + (f" forget {v['forgetting']:.3f}" if v["forgetting"] is not None else "")
+                + f"{extra} ({r['seconds']:.1f} s)",
+                flush=True,
+            )
         out["results"], out["R"] = results, matrices
         m_, n_ = self.hidden, self.hidden
-        out["stored"] = {"lora_per_task": lora_stored_parameters(m_, n_, self.lora_rank, self.n_tasks),
-                         "lora_one_adapter": self.lora_rank * (m_ + n_),
-                         "share": (results.get("share") or {}).get("stored"),
-                         "share_per_task_increment": 2 * self.share_k * self.share_p,
-                         "lora_per_task_increment": self.lora_rank * (m_ + n_),
-                         "heads": sum(self.hidden * t.n_classes + t.n_classes for t in tasks)}
+        out["stored"] = {
+            "lora_per_task": lora_stored_parameters(m_, n_, self.lora_rank, self.n_tasks),
+            "lora_one_adapter": self.lora_rank * (m_ + n_),
+            "share": (results.get("share") or {}).get("stored"),
+            "share_per_task_increment": 2 * self.share_k * self.share_p,
+            "lora_per_task_increment": self.lora_rank * (m_ + n_),
+            "heads": sum(self.hidden * t.n_classes + t.n_classes for t in tasks),
+        }
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "accuracy_matrix.json").write_text(json.dumps(nan_to_none(matrices), indent=1))
@@ -146,9 +172,15 @@ def run_adapters(name: str, base: ContinualNet, tasks, cfg: Experiment, seed: in
     if wide:
         name = "share"
     if name == "share":
-        net.proj = ShareLayer(base_proj, p=cfg.share_p, k_max=cfg.share_wide_k if wide else cfg.share_k,
-                              phi=cfg.share_wide_phi if wide else cfg.share_phi, alpha=cfg.lora_alpha,
-                              ev=cfg.share_ev, center=cfg.share_center)
+        net.proj = ShareLayer(
+            base_proj,
+            p=cfg.share_p,
+            k_max=cfg.share_wide_k if wide else cfg.share_k,
+            phi=cfg.share_wide_phi if wide else cfg.share_phi,
+            alpha=cfg.lora_alpha,
+            ev=cfg.share_ev,
+            center=cfg.share_center,
+        )
 
     class _Switch:
         def eval_task(self, net_, j):
@@ -190,9 +222,18 @@ def run_adapters(name: str, base: ContinualNet, tasks, cfg: Experiment, seed: in
             adapters.append((net.proj.lora_A.detach().clone(), net.proj.lora_B.detach().clone()))
         R[t][: t + 1] = evaluate(net, fte, tasks, t, "task", _Switch())
         log.append({"task": t, "loss": float(loss.detach()), **info, "acc_task": R[t][: t + 1]})
-    stored = (net.proj.stored_parameters() if name == "share"
-              else lora_stored_parameters(net.proj.out_features, net.proj.in_features, cfg.lora_rank, T))
+    stored = (
+        net.proj.stored_parameters()
+        if name == "share"
+        else lora_stored_parameters(net.proj.out_features, net.proj.in_features, cfg.lora_rank, T)
+    )
     if name == "per_task_lora":  # the stored count is the adapters' own tensors
         assert stored == sum(a.numel() + b.numel() for a, b in adapters)
-    return {"R": {"task": R}, "metrics": {"task": metrics.summary(R)}, "log": log, "stored": int(stored),
-            "trainable": max(e["trainable"] for e in log), "seconds": time.perf_counter() - t0}
+    return {
+        "R": {"task": R},
+        "metrics": {"task": metrics.summary(R)},
+        "log": log,
+        "stored": int(stored),
+        "trainable": max(e["trainable"] for e in log),
+        "seconds": time.perf_counter() - t0,
+    }

@@ -43,9 +43,16 @@ def pooled_n_eps(rows: list[dict], select: dict, method: str) -> dict | None:
     rates = [succ[n] / tot[n] for n in ns]
     n_eps = sr.n_to_reach(ns, rates)
     d = sel[0]["d"]
-    return {"n_eps": n_eps, "d": d, "frac": (n_eps / d if n_eps is not None else None), "n_max": max(ns),
-            "runs": len(sel), "seeds": len({r.get("seed") for r in sel}), "trials_per_n": tot[ns[0]],
-            "rates": dict(zip(ns, rates, strict=True))}
+    return {
+        "n_eps": n_eps,
+        "d": d,
+        "frac": (n_eps / d if n_eps is not None else None),
+        "n_max": max(ns),
+        "runs": len(sel),
+        "seeds": len({r.get("seed") for r in sel}),
+        "trials_per_n": tot[ns[0]],
+        "rates": dict(zip(ns, rates, strict=True)),
+    }
 
 
 def fmt(res: dict | None) -> str:
@@ -67,8 +74,10 @@ def _sample(res: dict) -> str:
 def rule_not_implemented(claim: dict, rows: list[dict]) -> Verdict:
     """The paper's algorithm is not implemented: not run, never not reproduced."""
     missing = param(claim, "missing", "the paper's algorithm")
-    return not_run(f"not implemented: {missing} could not be read (only the abstract, §1's opening and the "
-                   "table of contents were reachable), so nothing is run under the paper's name")
+    return not_run(
+        f"not implemented: {missing} could not be read (only the abstract, §1's opening and the "
+        "table of contents were reachable), so nothing is run under the paper's name"
+    )
 
 
 def rule_n_eps_small(claim: dict, rows: list[dict]) -> Verdict:
@@ -78,11 +87,23 @@ def rule_n_eps_small(claim: dict, rows: list[dict]) -> Verdict:
     res = pooled_n_eps(rows, select, method)
     if res is None:
         return not_run("no run matches the claim's selection at this scale")
-    measured = {"value": f"{method}: {fmt(res)} ({_sample(res)})", "n_eps": res["n_eps"], "frac_of_d": res["frac"],
-                "trials_per_n": res["trials_per_n"], "runs": res["runs"], "seeds": res["seeds"]}
-    verdict = ladder(res["frac"], float(param(claim, "reproduced_max_frac")), float(param(claim, "partly_max_frac")),
-                     higher_is_better=False)
-    return Verdict(measured, verdict, f"{_label(select)}; success = prediction error <= eps in >= 50% of trials")
+    measured = {
+        "value": f"{method}: {fmt(res)} ({_sample(res)})",
+        "n_eps": res["n_eps"],
+        "frac_of_d": res["frac"],
+        "trials_per_n": res["trials_per_n"],
+        "runs": res["runs"],
+        "seeds": res["seeds"],
+    }
+    verdict = ladder(
+        res["frac"],
+        float(param(claim, "reproduced_max_frac")),
+        float(param(claim, "partly_max_frac")),
+        higher_is_better=False,
+    )
+    return Verdict(
+        measured, verdict, f"{_label(select)}; success = prediction error <= eps in >= 50% of trials"
+    )
 
 
 def rule_n_eps_large(claim: dict, rows: list[dict]) -> Verdict:
@@ -96,14 +117,18 @@ def rule_n_eps_large(claim: dict, rows: list[dict]) -> Verdict:
             continue
         seen += 1
         hits += int(res["frac"] is None or res["frac"] >= min_frac)
-        parts.append(f"{select.get('design')}/{select.get('support')}/{select.get('values')}: {fmt(res)} "
-                     f"({_sample(res)})")
+        parts.append(
+            f"{select.get('design')}/{select.get('support')}/{select.get('values')}: {fmt(res)} "
+            f"({_sample(res)})"
+        )
         detail[_label(select)] = res["n_eps"]
     if seen == 0:
         return not_run("no run matches the claim's selections at this scale")
-    return Verdict({"value": "; ".join(parts), "n_eps": detail, "needs_order_d": f"{hits}/{seen}"},
-                   holds(hits == seen, partial=hits > 0),
-                   f"{method}; 'needs N ~ d' = N_eps >= {min_frac} d or not reached within the grid")
+    return Verdict(
+        {"value": "; ".join(parts), "n_eps": detail, "needs_order_d": f"{hits}/{seen}"},
+        holds(hits == seen, partial=hits > 0),
+        f"{method}; 'needs N ~ d' = N_eps >= {min_frac} d or not reached within the grid",
+    )
 
 
 def rule_support_gap(claim: dict, rows: list[dict]) -> Verdict:
@@ -134,8 +159,11 @@ def rule_support_gap(claim: dict, rows: list[dict]) -> Verdict:
     note = f"{method}; gap = adversarial N_eps >= {factor:g} x random N_eps; n={n} seed per arm"
     if n < 2:
         note += " (at most partly: no seed interval; no run-to-run spread of N_eps is measured elsewhere)"
-    return Verdict({"value": "; ".join(parts) + f" (n={n} seed per arm)", "gap_shown": f"{hits}/{seen}", "n": n},
-                   verdict, note)
+    return Verdict(
+        {"value": "; ".join(parts) + f" (n={n} seed per arm)", "gap_shown": f"{hits}/{seen}", "n": n},
+        verdict,
+        note,
+    )
 
 
 RULES = {

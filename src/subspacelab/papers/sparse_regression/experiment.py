@@ -35,20 +35,20 @@ class Experiment:
     vector; the problem at sample size N uses their first N rows (common random numbers across N).
     """
 
-    design: str = "gaussian"          # gaussian | near_dependent | random_walk | block
-    kappa: float = 1.0                # population condition number (near_dependent and block only)
-    n_blocks: int = 4                 # block design: number of equicorrelated column blocks
+    design: str = "gaussian"  # gaussian | near_dependent | random_walk | block
+    kappa: float = 1.0  # population condition number (near_dependent and block only)
+    n_blocks: int = 4  # block design: number of equicorrelated column blocks
     d: int = 200
     k: int = 4
     n_grid: list[int] = field(default_factory=lambda: [20, 30, 50, 75, 100, 150, 200, 300, 400])
     trials: int = 16
-    support: str = "random"           # random (the paper's model) | adversarial (near-dependent columns)
-    values: str = "gaussian"          # gaussian | worst (least eigenvector of Sigma_SS)
-    sigma: float = 0.5                # noise sd; the signal has w*' Sigma w* = 1
-    eps: float = 0.125                # target prediction error (sigma^2 / 2)
+    support: str = "random"  # random (the paper's model) | adversarial (near-dependent columns)
+    values: str = "gaussian"  # gaussian | worst (least eigenvector of Sigma_SS)
+    sigma: float = 0.5  # noise sd; the signal has w*' Sigma w* = 1
+    eps: float = 0.125  # target prediction error (sigma^2 / 2)
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    lasso_c: float = 1.0              # alpha = lasso_c * sigma * sqrt(2 log d / N)
-    cv: bool = True                   # False drops lasso_cv (the costliest baseline: cv_folds + 1 Lasso paths)
+    lasso_c: float = 1.0  # alpha = lasso_c * sigma * sqrt(2 log d / N)
+    cv: bool = True  # False drops lasso_cv (the costliest baseline: cv_folds + 1 Lasso paths)
     cv_folds: int = 3
 
     def __post_init__(self):
@@ -62,7 +62,9 @@ class Experiment:
         if self.kappa < 1.0:
             raise ValueError(f"kappa: must be >= 1, got {self.kappa}")
         if self.design not in sr.KAPPA_DESIGNS and self.kappa != 1.0:
-            raise ValueError(f"kappa: only the {sr.KAPPA_DESIGNS} designs take kappa (got {self.kappa} with {self.design!r})")
+            raise ValueError(
+                f"kappa: only the {sr.KAPPA_DESIGNS} designs take kappa (got {self.kappa} with {self.design!r})"
+            )
         if not 1 <= self.n_blocks <= self.d:
             raise ValueError(f"n_blocks: must be in [1, d], got {self.n_blocks}")
         if self.d < 3:
@@ -75,9 +77,17 @@ class Experiment:
             raise ValueError(f"trials: must be >= 1, got {self.trials}")
         if self.support not in SUPPORTS:
             raise ValueError(f"support: must be one of {SUPPORTS}, got {self.support!r}")
-        if self.support == "adversarial" and not sr.near_dependent_candidates(self.design, self.d, self.k, self.n_blocks):
-            raise ValueError(f"support: 'adversarial' needs near-dependent columns; design {self.design!r} has none")
-        if self.support == "adversarial" and self.design == "near_dependent" and math.ceil(self.k / 3) > self.d // 3:
+        if self.support == "adversarial" and not sr.near_dependent_candidates(
+            self.design, self.d, self.k, self.n_blocks
+        ):
+            raise ValueError(
+                f"support: 'adversarial' needs near-dependent columns; design {self.design!r} has none"
+            )
+        if (
+            self.support == "adversarial"
+            and self.design == "near_dependent"
+            and math.ceil(self.k / 3) > self.d // 3
+        ):
             raise ValueError(f"k: {self.k} needs more triples than d={self.d} has")
         if self.support == "adversarial" and self.design == "random_walk" and self.k > self.d - self.d // 2:
             raise ValueError(f"k: {self.k} is larger than the second half of the random walk (d={self.d})")
@@ -89,8 +99,10 @@ class Experiment:
             raise ValueError(f"eps: must be > 0, got {self.eps}")
         bad = [m for m in self.methods if m not in METHODS]
         if any(m in PAPER_METHOD_NAMES for m in bad):
-            raise ValueError("methods: the paper's two-phase algorithm (§4-§5) is not implemented: its "
-                             "construction could not be read; only the baselines " + ", ".join(METHODS) + " exist")
+            raise ValueError(
+                "methods: the paper's two-phase algorithm (§4-§5) is not implemented: its "
+                "construction could not be read; only the baselines " + ", ".join(METHODS) + " exist"
+            )
         if bad or not self.methods:
             raise ValueError(f"methods: must be a non-empty subset of {METHODS}, got {self.methods}")
         if self.lasso_c <= 0:
@@ -186,10 +198,21 @@ def _one_trial(task) -> list[dict]:
             else:  # pragma: no cover - validated in __post_init__
                 raise ValueError(m)
             err = sr.prediction_error(x, w, w_hat)
-            out.append({"trial": t, "n": n, "method": m, "error": err, "success": int(err <= cfg["eps"]),
-                        "nnz": int(np.count_nonzero(w_hat)), "seconds": time.perf_counter() - t1,
-                        "lambda_min_ss": lam_min, "w_l1": float(np.abs(w).sum()),
-                        "support": " ".join(map(str, supp)), **extra})
+            out.append(
+                {
+                    "trial": t,
+                    "n": n,
+                    "method": m,
+                    "error": err,
+                    "success": int(err <= cfg["eps"]),
+                    "nnz": int(np.count_nonzero(w_hat)),
+                    "seconds": time.perf_counter() - t1,
+                    "lambda_min_ss": lam_min,
+                    "w_l1": float(np.abs(w).sum()),
+                    "support": " ".join(map(str, supp)),
+                    **extra,
+                }
+            )
     return out
 
 
@@ -200,12 +223,21 @@ def _aggregate(records: list[dict], exp: Experiment) -> list[dict]:
             errs = np.array([r["error"] for r in records if r["n"] == n and r["method"] == m])
             succ = int(np.sum(errs <= exp.eps))
             lo, hi = wilson_interval(succ, len(errs))
-            points.append({
-                "n": n, "method": m, "successes": succ, "trials": len(errs),
-                "success_rate": succ / len(errs), "ci_low": lo, "ci_high": hi,
-                "median_err": float(np.median(errs)), "q25_err": float(np.quantile(errs, 0.25)),
-                "q75_err": float(np.quantile(errs, 0.75)), "mean_err": float(np.mean(errs)),
-                "theory_least_squares": float(sr.least_squares_expected_error(n, exp.d, exp.sigma)),
-                "theory_oracle": float(sr.oracle_expected_error(n, exp.k, exp.sigma)),
-            })
+            points.append(
+                {
+                    "n": n,
+                    "method": m,
+                    "successes": succ,
+                    "trials": len(errs),
+                    "success_rate": succ / len(errs),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "median_err": float(np.median(errs)),
+                    "q25_err": float(np.quantile(errs, 0.25)),
+                    "q75_err": float(np.quantile(errs, 0.75)),
+                    "mean_err": float(np.mean(errs)),
+                    "theory_least_squares": float(sr.least_squares_expected_error(n, exp.d, exp.sigma)),
+                    "theory_oracle": float(sr.oracle_expected_error(n, exp.k, exp.sigma)),
+                }
+            )
     return points

@@ -16,15 +16,25 @@ from subspacelab.papers.sparse_regression.claims import pooled_n_eps
 from subspacelab.papers.sparse_regression.experiment import METHODS, SUPPORTS, _ls_theory_n_eps
 from subspacelab.reporting.figures import figure
 
-STYLE = {"lasso": ("C0", "o"), "lasso_cv": ("C1", "s"), "lasso_best": ("C4", "D"), "omp": ("C2", "^"),
-         "least_squares": ("C3", "v"), "oracle": ("C7", ".")}
+STYLE = {
+    "lasso": ("C0", "o"),
+    "lasso_cv": ("C1", "s"),
+    "lasso_best": ("C4", "D"),
+    "omp": ("C2", "^"),
+    "least_squares": ("C3", "v"),
+    "oracle": ("C7", "."),
+}
 KEY_FIELDS = ("design", "kappa", "support", "values")
 
 
 def run_key(r: dict) -> tuple:
     e = r.get("experiment", {})
-    return (e.get("design", r.get("design")), float(e.get("kappa", 1.0)), e.get("support", r.get("support")),
-            e.get("values", r.get("values")))
+    return (
+        e.get("design", r.get("design")),
+        float(e.get("kappa", 1.0)),
+        e.get("support", r.get("support")),
+        e.get("values", r.get("values")),
+    )
 
 
 def run_title(key: tuple, sep: str = "\n") -> str:
@@ -38,8 +48,15 @@ def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = {}
     for r in rows:
         out.setdefault(run_key(r), []).append(r)
-    order = sorted(out, key=lambda k: (sr.DESIGNS.index(k[0]) if k[0] in sr.DESIGNS else 9, k[1],
-                                       SUPPORTS.index(k[2]) if k[2] in SUPPORTS else 9, k[3]))
+    order = sorted(
+        out,
+        key=lambda k: (
+            sr.DESIGNS.index(k[0]) if k[0] in sr.DESIGNS else 9,
+            k[1],
+            SUPPORTS.index(k[2]) if k[2] in SUPPORTS else 9,
+            k[3],
+        ),
+    )
     return {k: out[k] for k in order}
 
 
@@ -71,16 +88,32 @@ def error_vs_n(rows: list[dict], out: Path) -> Path:
             d, k, sigma, eps = rs[0]["d"], rs[0]["k"], rs[0]["sigma"], rs[0]["eps"]
             for m in [m for m in METHODS if any(p["method"] == m for p in rs[0]["points"])]:
                 ns = sorted({p["n"] for r in rs for p in r["points"] if p["method"] == m})
-                med = [statistics.median(p["median_err"] for r in rs for p in r["points"]
-                                         if p["method"] == m and p["n"] == n) for n in ns]
+                med = [
+                    statistics.median(
+                        p["median_err"] for r in rs for p in r["points"] if p["method"] == m and p["n"] == n
+                    )
+                    for n in ns
+                ]
                 color, marker = STYLE.get(m, ("k", "x"))
                 ax.plot(ns, med, marker=marker, color=color, lw=1.2, ms=4, label=m)
             ngrid = np.array(sorted({p["n"] for r in rs for p in r["points"]}), dtype=float)
             nfine = np.geomspace(ngrid.min(), ngrid.max(), 200)
-            ax.plot(nfine, sr.least_squares_expected_error(nfine, d, sigma), "--", color="C3", lw=1,
-                    label="theory LS σ²min(N,d)/N")
-            ax.plot(nfine, sr.oracle_expected_error(nfine, k, sigma), ":", color="C7", lw=1,
-                    label="theory oracle σ²k/N")
+            ax.plot(
+                nfine,
+                sr.least_squares_expected_error(nfine, d, sigma),
+                "--",
+                color="C3",
+                lw=1,
+                label="theory LS σ²min(N,d)/N",
+            )
+            ax.plot(
+                nfine,
+                sr.oracle_expected_error(nfine, k, sigma),
+                ":",
+                color="C7",
+                lw=1,
+                label="theory oracle σ²k/N",
+            )
             ax.axhline(eps, color="k", lw=0.8, ls="-.", label=f"ε={eps:g}")
             ax.axvline(d, color="grey", lw=0.8, ls=":", label="N=d")
             ax.set_xscale("log")
@@ -92,7 +125,7 @@ def error_vs_n(rows: list[dict], out: Path) -> Path:
             ax.set_xlabel("N (samples)", fontsize=8)
             ax.set_ylabel("median (1/N)||X(ŵ−w*)||²", fontsize=8)
             ax.tick_params(labelsize=7)
-        for ax in axes[len(by):]:
+        for ax in axes[len(by) :]:
             ax.axis("off")
         axes[0].legend(fontsize=6)
         fig.suptitle("Prediction error vs N (paper's algorithm not run: baselines only)", fontsize=10)
@@ -126,8 +159,13 @@ def n_eps_plot(rows: list[dict], out: Path) -> Path:
         ax.axhline(1.0, color="grey", ls=":", lw=1, label="N = d")
         if ls_theory is not None:
             ax.axhline(ls_theory / d0, color="C3", ls="--", lw=1, label="theory LS: σ²d/ε")
-        ax.axhline(s0**2 * k0 * math.log(d0 / k0) / e0 / d0, color="C9", ls="-.", lw=1,
-                   label="σ²k·log(d/k)/ε (info-theoretic order, constant 1)")
+        ax.axhline(
+            s0**2 * k0 * math.log(d0 / k0) / e0 / d0,
+            color="C9",
+            ls="-.",
+            lw=1,
+            label="σ²k·log(d/k)/ε (info-theoretic order, constant 1)",
+        )
         ax.set_xticks(range(len(keys)))
         ax.set_xticklabels([run_title(k) for k in keys], rotation=60, ha="right", fontsize=6)
         ax.set_yscale("log")
@@ -142,8 +180,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     if not rows:
         return []
     out_dir = Path(out_dir)
-    return [error_vs_n(rows, out_dir / "sparse_regression_error_vs_n.png"),
-            n_eps_plot(rows, out_dir / "sparse_regression_n_eps.png")]
+    return [
+        error_vs_n(rows, out_dir / "sparse_regression_error_vs_n.png"),
+        n_eps_plot(rows, out_dir / "sparse_regression_n_eps.png"),
+    ]
 
 
 def tables(rows: list[dict]) -> str:
@@ -158,9 +198,15 @@ def tables(rows: list[dict]) -> str:
             return "–"
         return f">{res['n_max'] / res['d']:.2g}" if res["frac"] is None else f"{res['frac']:.2g}"
 
-    lines = ["N_ε / d per configuration (pooled trials; '>x': not reached by N = x·d; the paper's algorithm "
-             "is not run)", "", "| configuration | " + " | ".join(methods) + " |",
-             "|---|" + "---|" * len(methods)]
+    lines = [
+        "N_ε / d per configuration (pooled trials; '>x': not reached by N = x·d; the paper's algorithm "
+        "is not run)",
+        "",
+        "| configuration | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
     for key, res in table.items():
-        lines.append(f"| {run_title(key, sep=', ')} | " + " | ".join(cell(res.get(m)) for m in methods) + " |")
+        lines.append(
+            f"| {run_title(key, sep=', ')} | " + " | ".join(cell(res.get(m)) for m in methods) + " |"
+        )
     return "\n".join(lines) + "\n"

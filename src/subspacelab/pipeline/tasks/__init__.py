@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib
 
-TASKS = {"classification": "subspacelab.pipeline.tasks.classification",
-         "lm": "subspacelab.pipeline.tasks.language_model"}
+TASKS = {
+    "classification": "subspacelab.pipeline.tasks.classification",
+    "lm": "subspacelab.pipeline.tasks.language_model",
+}
 
 
 def task_of(cfg) -> str:

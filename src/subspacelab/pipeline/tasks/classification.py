@@ -18,12 +18,18 @@ def build(cfg: DictConfig):
     dm = VisionDataModule(**{k: v for k, v in c["data"].items() if k != "task"})
     info = DATASETS[c["data"]["name"]]
     model_kw = {k: v for k, v in c["model"].items() if k not in ("arch", "tag")}
-    backbone = build_model(c["model"]["arch"], seed=c["seed"], in_shape=info.in_shape,
-                           num_classes=dm.num_classes, **model_kw)
+    backbone = build_model(
+        c["model"]["arch"], seed=c["seed"], in_shape=info.in_shape, num_classes=dm.num_classes, **model_kw
+    )
     method_kw = {k: v for k, v in c["method"].items() if k not in ("name", "tag")}
     net = apply_method(c["method"]["name"], backbone, **method_kw)
-    module = SupervisedModule(net, dm.num_classes, optimizer=c["train"]["optimizer"], l2=c["train"]["l2"],
-                              schedule=c["train"].get("schedule"))
+    module = SupervisedModule(
+        net,
+        dm.num_classes,
+        optimizer=c["train"]["optimizer"],
+        l2=c["train"]["l2"],
+        schedule=c["train"].get("schedule"),
+    )
     return dm, module
 
 

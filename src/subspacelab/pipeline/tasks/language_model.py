@@ -13,8 +13,17 @@ from omegaconf import DictConfig
 
 from subspacelab.pipeline.runinfo import resolved
 
-MODEL_KEYS = ("hidden_size", "intermediate_size", "num_layers", "num_heads", "tie_embeddings", "name_or_path",
-              "mixer", "grassmann_rank", "grassmann_windows")
+MODEL_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_layers",
+    "num_heads",
+    "tie_embeddings",
+    "name_or_path",
+    "mixer",
+    "grassmann_rank",
+    "grassmann_windows",
+)
 
 
 def _data_module(c: dict):
@@ -35,9 +44,14 @@ def _backbone(c: dict, vocab_size: int):
 def recipe_settings(c: dict) -> dict:
     method = {k: v for k, v in c["method"].items() if k not in ("name", "tag", "per_layer")}
     schedule = c["train"]["schedule"]
-    return {"targets": list(c["model"]["lowrank_targets"]), "total_steps": int(c["trainer"]["max_steps"]),
-            "warmup_steps": int(schedule["warmup_steps"]), "min_lr_ratio": float(schedule["min_lr_ratio"]),
-            "seed": int(c["seed"]), **method}
+    return {
+        "targets": list(c["model"]["lowrank_targets"]),
+        "total_steps": int(c["trainer"]["max_steps"]),
+        "warmup_steps": int(schedule["warmup_steps"]),
+        "min_lr_ratio": float(schedule["min_lr_ratio"]),
+        "seed": int(c["seed"]),
+        **method,
+    }
 
 
 def build(cfg: DictConfig):
@@ -70,11 +84,19 @@ def update_ranks(cfg: DictConfig, module, vocab_size: int) -> dict:
     per_layer = {}
     for name, w in module.recipe.weights(module.net).items():
         delta = w.cpu() - w0[name]
-        per_layer[name] = {"effective_rank": effective_rank(delta), "rank": numerical_rank(delta),
-                           "full_rank": min(delta.shape), "delta_fro": float(delta.norm())}
+        per_layer[name] = {
+            "effective_rank": effective_rank(delta),
+            "rank": numerical_rank(delta),
+            "full_rank": min(delta.shape),
+            "delta_fro": float(delta.norm()),
+        }
     eff = [v["effective_rank"] for v in per_layer.values()]
-    return {"delta_effective_rank_mean": sum(eff) / len(eff), "delta_effective_rank_min": min(eff),
-            "delta_effective_rank_max": max(eff), "delta_ranks": per_layer}
+    return {
+        "delta_effective_rank_mean": sum(eff) / len(eff),
+        "delta_effective_rank_min": min(eff),
+        "delta_effective_rank_max": max(eff),
+        "delta_ranks": per_layer,
+    }
 
 
 def run_metrics(cfg: DictConfig, dm, module, trainer, test: dict) -> dict:
