@@ -46,3 +46,16 @@ def test_committed_verdicts_are_rederived_from_the_committed_runs(paper):
 @pytest.mark.parametrize("paper", PAPERS)
 def test_committed_dvc_yaml_is_generated(paper):
     assert (ROOT / "pipelines" / paper / "dvc.yaml").read_text() == dvcgen.render(paper)
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_claims_figures_and_notes_are_never_a_run_dependency(paper):
+    """Editing what a report says re-runs evaluate/report only: no train stage depends on the paper's claims,
+    figures or notes, and every report stage does."""
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "pipelines" / paper / "dvc.yaml").read_text())["stages"]
+    report_only = {f"src/subspacelab/papers/{paper}/{f}" for f in ("claims.py", "figures.py", "NOTES.md")}
+    assert not report_only & set(stages["train"]["do"]["deps"])
+    assert not report_only & set(stages["evaluate-cpu"]["deps"])
+    assert report_only <= set(stages["report-cpu"]["deps"])
