@@ -121,7 +121,9 @@ def _training_stage(items: dict) -> dict:
     return stage
 
 
-def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[str]) -> dict:
+def _experiment_stage(
+    items: dict, paper: str, code: list[str], datasets: list[str], mat_inputs: list[str]
+) -> dict:
     for it in items.values():  # no dataset, model or method: an experiment's items are its run dirs
         for k in ("data", "prepared", "model", "method", "task"):
             it.pop(k, None)
@@ -132,6 +134,7 @@ def _experiment_stage(items: dict, paper: str, code: list[str], datasets: list[s
             "wdir": "../..",
             "deps": [
                 *(f"data/raw/{d}.provenance.json" for d in datasets),
+                *(f"data/raw/mat/{d}.provenance.json" for d in mat_inputs),
                 *EXPERIMENT_CODE,
                 *code,
                 "conf/config.yaml",
@@ -190,8 +193,11 @@ def stages(paper: str) -> dict:
         bool(analysis) and not experiment and _task(items) == "classification"
     )  # an LM analysis builds its own
     datasets = list(contract.get("datasets") or [])  # an experiment that reads prepared datasets names them
+    mat_inputs = list(contract.get("mat_inputs") or [])  # and the .mat benchmarks it reads from the mirror
     out: dict = {
-        "train": _experiment_stage(items, paper, run_code, datasets) if experiment else _training_stage(items)
+        "train": _experiment_stage(items, paper, run_code, datasets, mat_inputs)
+        if experiment
+        else _training_stage(items)
     }
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
