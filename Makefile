@@ -14,11 +14,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
+.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
-	@echo "  variables: PAPER=$(PAPER) SCALE=$(SCALE) (smoke|cpu|paper) LAUNCHER=$(LAUNCHER)"
+	@echo "  variables: PAPER=$(PAPER) SCALE=$(SCALE) (smoke|cpu|paper) LAUNCHER=$(LAUNCHER) (basic|local|slurm)"
+	@echo "             FORCE=1 (recompute committed runs) OVERRIDES=\"key=value ...\" (sweep, show-config, cluster-reproduce)"
+	@echo "             ID=<id> KIND=training|experiment (new-paper)"
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -72,6 +74,12 @@ check: $(STAMP) ## lint + format check + every contract validates and every pipe
 new-paper: $(STAMP) ## a new paper's skeleton: make new-paper ID=<id> KIND=training|experiment [TITLE="..."]
 	@test -n "$(ID)" || { echo "ID: missing; use make new-paper ID=<snake_case_id> KIND=training|experiment" >&2; exit 2; }
 	$(PY) -m subspacelab.pipeline.new_paper --id $(ID) --kind $(or $(KIND),experiment) $(if $(TITLE),--title "$(TITLE)")
+
+show-config: $(STAMP) ## print the config one run will use: make show-config PAPER=.. SCALE=.. OVERRIDES="model=lenet method.d=500"
+	@$(PY) -m subspacelab.pipeline.show config --paper $(PAPER) --scale $(SCALE) $(OVERRIDES)
+
+papers: $(STAMP) ## every paper with its status and paper-claim counts
+	@$(PY) -m subspacelab.pipeline.show papers
 
 readme: $(STAMP) ## regenerate the README's papers table from reports/*/comparison.json
 	$(PY) -m subspacelab.pipeline.readme
