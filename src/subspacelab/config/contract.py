@@ -12,10 +12,11 @@ from pathlib import Path
 import yaml
 
 from subspacelab.config.schema import ConfigError
+from subspacelab.reporting.verdict import FLAGS as VERDICT_FLAGS
+from subspacelab.reporting.verdict import KINDS
 
 SCALES = ("smoke", "cpu", "paper")
-KINDS = ("paper", "check")
-FLAGS = ("reconstructed", "post_hoc", "stand_in")
+FLAGS = tuple(VERDICT_FLAGS)  # the flags and kinds a report knows (subspacelab.reporting.verdict)
 TOP_LEVEL = ("id", "title", "claims", "scales")
 CLAIM_FIELDS = ("id", "kind", "statement", "source", "criterion", "derive")
 
