@@ -1,3 +1,4 @@
+import json
 import sys
 import types
 import urllib.request
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from subspacelab.data import DataUnavailableError, mirror_root, text
+from subspacelab.data.integrity import DataIntegrityError
 from subspacelab.data.text import (
     CORPORA,
     STDLIB_FILES,
@@ -54,12 +56,43 @@ def test_without_mirror_or_network_the_error_says_how_to_get_it(tmp_path, monkey
     assert not (tmp_path / "tinyshakespeare").exists()
 
 
-def test_a_mirror_file_with_the_wrong_content_is_refused(tmp_path):
+def test_a_mirror_file_with_the_wrong_content_is_refused_as_a_corrupt_mirror_copy(tmp_path, monkeypatch):
     fake = tmp_path / "mirror" / text.SHAKESPEARE_LAYOUT
     fake.parent.mkdir(parents=True)
     fake.write_text("To be, or not to be\n")
-    with pytest.raises(DataUnavailableError, match="sha256"):
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataIntegrityError, match=f"the mirror's copy {fake} fails its checksum.*published"):
         load_corpus("tinyshakespeare", tmp_path / "raw", tmp_path / "mirror")
+    assert not (tmp_path / "raw" / "tinyshakespeare").exists()
+
+
+def test_a_corrupt_local_copy_of_the_corpus_is_refused_naming_it(tmp_path):
+    load_corpus("tinyshakespeare", tmp_path, MIRROR)
+    local = tmp_path / "tinyshakespeare" / "input.txt"
+    local.write_bytes(local.read_bytes()[:1000])  # truncated
+    with pytest.raises(DataIntegrityError, match=rf"{local} fails its checksum.*\(1000 bytes\).*published"):
+        load_corpus("tinyshakespeare", tmp_path, MIRROR)
+
+
+def test_the_prepared_record_holds_the_hashes_and_a_truncated_token_cache_is_refused(tmp_path):
+    prov = prepare_corpus("tinyshakespeare", tmp_path, MIRROR, "byte")
+    record = json.loads((tmp_path / "tokenizers" / "tinyshakespeare-byte256.provenance.json").read_text())
+    caches = sorted(rel for rel in record["content"] if rel.endswith(".pt"))
+    assert record["content"] == prov["content"] and len(caches) == 2
+    assert record["content"]["tinyshakespeare/input.txt"]["sha256"] == text.SHAKESPEARE_SHA256
+    cache = tmp_path / caches[0]
+    with cache.open("r+b") as f:
+        f.truncate(cache.stat().st_size // 2)
+    dm = LMDataModule("tinyshakespeare", root=str(tmp_path), mirror=MIRROR, tokenizer="byte", seq_len=32)
+    with pytest.raises(DataIntegrityError, match=rf"{cache} fails its checksum.*prepared record"):
+        dm.setup()
+    cache.unlink()  # an absent cache is rebuilt from the corpus, to the same bytes
+    dm.setup()
+    assert dm.provenance["content"] == record["content"]
 
 
 def test_hf_corpus_offline_is_a_clear_data_error(tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
+import hashlib
 import io
 import json
+import shutil
 import zipfile
 
 import pytest
@@ -48,10 +50,20 @@ def test_cifar10_offline_uses_the_lossy_standin_and_says_so(tmp_path, monkeypatc
         raise RuntimeError("offline")
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", no_network)
+    fake_sha = hashlib.sha256((mirror / "cifar10_jpeg_q75_LOSSY.zip").read_bytes()).hexdigest()
+    monkeypatch.setattr(vision, "CIFAR10_STANDIN_SHA256", fake_sha)  # this fake zip is the "published" one
     prov = prepare_dataset("cifar10", tmp_path / "raw", mirror=tmp_path / "mirror")
     assert prov["exact"] is False and "lossy" in prov["note"].lower()
+    assert set(prov["content"]) == {"cifar10_jpeg_LOSSY/train.pt", "cifar10_jpeg_LOSSY/test.pt"}
+    assert prov["files"] == {"cifar10_jpeg_q75_LOSSY.zip": f"sha256:{fake_sha}"}
     x, y = vision.load_split("cifar10", tmp_path / "raw", train=True)
     assert x.shape == (3, 3, 32, 32) and sorted(y.tolist()) == [0, 1, 2]
+    shutil.rmtree(
+        tmp_path / "raw" / "cifar10_jpeg_LOSSY"
+    )  # rebuilt from the zip: the same bytes, same record
+    assert (
+        prepare_dataset("cifar10", tmp_path / "raw", mirror=tmp_path / "mirror")["content"] == prov["content"]
+    )
 
 
 def test_shuffled_batches_are_seeded_per_epoch_and_shard_over_ranks():

@@ -27,3 +27,29 @@ def test_a_missing_mat_file_says_how_to_get_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 1 and "graphs/s2cag/acm.mat" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_corrupt_mirror_file_exits_2_with_one_line_saying_so(tmp_path, capsys, monkeypatch):
+    import torchvision
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", offline)
+    bad = tmp_path / "mirror" / "fashion_mnist" / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not the labels")
+    with pytest.raises(SystemExit) as stop:
+        prepare.main(["fashion_mnist", "--root", str(tmp_path / "raw"), "--mirror", str(tmp_path / "mirror")])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1
+    assert f"the mirror's copy {bad} fails its checksum" in err
+
+
+def test_a_data_integrity_error_is_a_user_error_of_every_entry_point():
+    from subspacelab.data.integrity import DataIntegrityError
+    from subspacelab.errors import one_line
+
+    assert one_line(DataIntegrityError("data/raw/x fails its checksum: delete it")) == (
+        "data/raw/x fails its checksum: delete it"
+    )

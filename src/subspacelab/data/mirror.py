@@ -3,13 +3,17 @@
 One setting chooses the mirror: the environment variable ``SUBSPACELAB_DATA_MIRROR`` (or the
 ``data.mirror`` config key, which defaults to it). Without either, ``../shared/datasets`` is used
 when it exists next to the working directory. The mirror is read-only: files are copied into the
-project's ``data/raw`` and verified there by the real loaders.
+project's ``data/raw`` and verified there by SHA-256 (``subspacelab.data.integrity``). A mirror file
+whose content is not the published one is refused with its own message (the mirror is corrupt), not
+reported as absent.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from subspacelab.data.integrity import DataIntegrityError, sha256_file
 
 ENV_VAR = "SUBSPACELAB_DATA_MIRROR"
 DEFAULT_MIRROR = Path("../shared/datasets")
@@ -38,3 +42,17 @@ def how_to_get(name: str, mirror_layout: str) -> str:
         f"Either run once on a machine with internet access (torchvision downloads it), or point "
         f"{ENV_VAR} at a folder laid out like shared/datasets (it needs {mirror_layout})."
     )
+
+
+def mirror_corrupt(name: str, path: Path, got: str, want: str) -> DataIntegrityError:
+    """The error for a mirror file whose SHA-256 is not the published one."""
+    return DataIntegrityError(
+        f"{name}: the mirror's copy {path} fails its checksum (sha256 {got}, published {want}); restore that "
+        f"file from the source its MANIFEST.md names, or run once with network access"
+    )
+
+
+def intact_mirror_file(path: Path, want: str) -> str | None:
+    """None when ``path``'s SHA-256 is ``want``, else the SHA-256 it has."""
+    got = sha256_file(path)
+    return None if got == want else got

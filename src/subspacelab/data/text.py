@@ -8,7 +8,10 @@ a sample is x = b_k[:-1], y = b_k[1:], so the model is trained on p(t_{i+1} | t_
 The ragged tail (fewer than L+1 tokens) is dropped.
 
 Everything expensive is cached under ``root``: the tokenizer file in ``root/tokenizers`` and the
-token streams next to it, keyed by corpus, split, tokenizer hash and text hash.
+token streams next to it, keyed by corpus, split, tokenizer hash and text hash. The prepared record
+(``root/tokenizers/<corpus>-<kind><vocab>.provenance.json``) lists the size and SHA-256 of the corpus copy,
+the tokenizer file and the token caches (``content``); they are checked before being read again, so a
+corrupt file is a one-line :class:`~subspacelab.data.integrity.DataIntegrityError` naming it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from subspacelab.data.corpora import CORPORA, HF_PREFIX
-from subspacelab.data.mirror import ENV_VAR, DataUnavailableError, mirror_root
+from subspacelab.data.integrity import DataIntegrityError, describe, verify
+from subspacelab.data.mirror import ENV_VAR, DataUnavailableError, mirror_corrupt, mirror_root
 from subspacelab.data.vision import ShuffledBatches, sharded_batches
 
 TOKENIZERS = ("bpe", "byte")
@@ -142,31 +146,46 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _tinyshakespeare(root: Path, mirror: str | Path | None) -> tuple[str, str]:
-    """The text and where it came from on this machine: ``local`` (root), ``mirror`` or ``download``."""
+    """The text and where it came from on this machine: ``local`` (root), ``mirror`` or ``download``.
+
+    Every copy is checked against the published SHA-256: a corrupt local copy or mirror file is a
+    :class:`DataIntegrityError` naming it (the mirror is tried before the network, a corrupt one is skipped).
+    """
     local = root / "tinyshakespeare" / "input.txt"
     if local.is_file():
-        data, fetched = local.read_bytes(), "local"
-    else:
-        mirror_dir = mirror_root(mirror)
-        mirror_file = mirror_dir / SHAKESPEARE_LAYOUT if mirror_dir is not None else None
-        if mirror_file is not None and mirror_file.is_file():
-            data, fetched = mirror_file.read_bytes(), "mirror"
-        else:
-            try:
-                with urllib.request.urlopen(SHAKESPEARE_URL, timeout=60) as response:
-                    data, fetched = response.read(), "download"
-            except Exception as err:  # noqa: BLE001 - any failure means: no data
-                raise DataUnavailableError(
-                    f"tinyshakespeare is not in {local}, could not be downloaded from {SHAKESPEARE_URL} "
-                    f"(no network?) and no mirror has it. Either run once on a machine with internet access, "
-                    f"or point {ENV_VAR} (or data.mirror) at a folder laid out like shared/datasets "
-                    f"(it needs {SHAKESPEARE_LAYOUT})."
-                ) from err
+        data = local.read_bytes()
         if _sha256(data) != SHAKESPEARE_SHA256:
-            raise DataUnavailableError(
-                f"tinyshakespeare from the {fetched} has sha256 {_sha256(data)}, expected {SHAKESPEARE_SHA256}"
+            raise DataIntegrityError(
+                f"{local} fails its checksum: sha256 {_sha256(data)} ({len(data)} bytes), published "
+                f"{SHAKESPEARE_SHA256}: delete it and rerun the prepare-text stage (or make reproduce-paper)"
             )
-        _write_atomic(local, data)
+        return data.decode("utf-8"), "local"
+    mirror_dir = mirror_root(mirror)
+    mirror_file = mirror_dir / SHAKESPEARE_LAYOUT if mirror_dir is not None else None
+    corrupt = None
+    if mirror_file is not None and mirror_file.is_file():
+        data, fetched = mirror_file.read_bytes(), "mirror"
+        if _sha256(data) != SHAKESPEARE_SHA256:
+            corrupt = mirror_corrupt("tinyshakespeare", mirror_file, _sha256(data), SHAKESPEARE_SHA256)
+    if mirror_file is None or not mirror_file.is_file() or corrupt is not None:
+        try:
+            with urllib.request.urlopen(SHAKESPEARE_URL, timeout=60) as response:
+                data, fetched = response.read(), "download"
+        except Exception as err:  # noqa: BLE001 - any failure means: no data
+            if corrupt is not None:
+                raise corrupt from None
+            raise DataUnavailableError(
+                f"tinyshakespeare is not in {local}, could not be downloaded from {SHAKESPEARE_URL} "
+                f"(no network?) and no mirror has it. Either run once on a machine with internet access, "
+                f"or point {ENV_VAR} (or data.mirror) at a folder laid out like shared/datasets "
+                f"(it needs {SHAKESPEARE_LAYOUT})."
+            ) from err
+        if _sha256(data) != SHAKESPEARE_SHA256:
+            raise DataIntegrityError(
+                f"tinyshakespeare downloaded from {SHAKESPEARE_URL} has sha256 {_sha256(data)}, "
+                f"published {SHAKESPEARE_SHA256}: the file changed upstream; use the mirror's copy"
+            )
+    _write_atomic(local, data)
     return data.decode("utf-8"), fetched
 
 
@@ -383,6 +402,12 @@ def tokenizer_sha256(path: str | Path | None) -> str | None:
     return None if path is None else _sha256(Path(path).read_bytes())
 
 
+def token_cache_path(text: str, cache_dir: str | Path, corpus: str, split: str, tokenizer_key: str) -> Path:
+    """Where :func:`encode_corpus` caches the ids of ``text`` (the key hashes every input)."""
+    key = _sha256("|".join([corpus, split, tokenizer_key, _sha256(text.encode("utf-8"))]).encode())
+    return Path(cache_dir) / f"{_slug(corpus) or 'text'}.{split or 'all'}.{key[:16]}.pt"
+
+
 def encode_corpus(
     text: str,
     tokenizer: Tokenizer,
@@ -399,8 +424,7 @@ def encode_corpus(
     """
     cache = None
     if cache_dir is not None:
-        key = _sha256("|".join([corpus, split, tokenizer_key, _sha256(text.encode("utf-8"))]).encode())
-        cache = Path(cache_dir) / f"{_slug(corpus) or 'text'}.{split or 'all'}.{key[:16]}.pt"
+        cache = token_cache_path(text, cache_dir, corpus, split, tokenizer_key)
         if cache.is_file():
             return torch.load(cache, weights_only=True)
     if isinstance(tokenizer, ByteTokenizer):
@@ -418,6 +442,28 @@ def encode_corpus(
     return ids
 
 
+def provenance_path(
+    name: str, tokenizer: str, vocab_size: int, root: str | Path, val_fraction: float
+) -> Path:
+    """``root/tokenizers/<corpus>-<kind><vocab>.provenance.json``: the prepare-text stage's record."""
+    vocab = vocab_size if tokenizer == "bpe" else 256
+    return tokenizer_path(name, tokenizer, vocab, root, val_fraction).with_suffix(".provenance.json")
+
+
+def _verify_recorded(record_file: Path, root: Path) -> None:
+    """Check the files a prepared record lists (corpus copy, tokenizer, token caches) before they are read.
+
+    A listed file that is absent is not an error: it is rebuilt from the corpus (same inputs, same bytes).
+    """
+    try:
+        content = json.loads(record_file.read_text()).get("content") or {}
+    except (OSError, ValueError):
+        return
+    present = {rel: entry for rel, entry in content.items() if (root / rel).is_file()}
+    fix = "delete that file and rerun the prepare-text stage (or make reproduce-paper)"
+    verify(root, present, f"the prepared record {record_file}", fix)
+
+
 def _prepare(
     name: str,
     root: str | Path,
@@ -427,6 +473,7 @@ def _prepare(
     val_fraction: float,
 ) -> tuple[dict, ByteTokenizer | BPETokenizer, torch.Tensor, torch.Tensor]:
     root = Path(root)
+    _verify_recorded(provenance_path(name, tokenizer, vocab_size, root, val_fraction), root)
     text, prov = load_corpus(name, root, mirror)
     train_text, val_text = split_text(text, val_fraction)
     path = cached_tokenizer(name, tokenizer, vocab_size, root, mirror, val_fraction)
@@ -435,8 +482,15 @@ def _prepare(
     cache_dir = root / "tokenizers"
     train_ids = encode_corpus(train_text, tok, cache_dir, name, "train", sha or tokenizer)
     val_ids = encode_corpus(val_text, tok, cache_dir, name, "val", sha or tokenizer)
+    files = [
+        token_cache_path(t, cache_dir, name, split, sha or tokenizer)
+        for t, split in ((train_text, "train"), (val_text, "val"))
+    ]
+    files += [path] if path is not None else []
+    files += [root / "tinyshakespeare" / "input.txt"] if name == "tinyshakespeare" else []
     prov = {
         **prov,
+        "content": describe(root, [f.relative_to(root).as_posix() for f in files]),
         "val_fraction": val_fraction,
         "tokenizer": tokenizer,
         "tokenizer_vocab_requested": vocab_size if tokenizer == "bpe" else 256,
@@ -462,10 +516,10 @@ def prepare_corpus(
     ``root/tokenizers/<corpus>-<kind><vocab>.provenance.json``, the DVC output of the prepare stage.
     """
     prov = _prepare(name, root, mirror, tokenizer, vocab_size, val_fraction)[0]
-    out = tokenizer_path(name, tokenizer, vocab_size if tokenizer == "bpe" else 256, root, val_fraction)
     identity = {k: v for k, v in prov.items() if k != "fetched_from"}
     _write_atomic(
-        out.with_suffix(".provenance.json"), (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode()
+        provenance_path(name, tokenizer, vocab_size, root, val_fraction),
+        (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode(),
     )
     return prov
 

@@ -11,6 +11,11 @@ and the runs that read the file depend on that record, so a changed file re-runs
 A text corpus is prepared with its tokenizer (trained on the training split, cached) and its token ids;
 the provenance file ``data/raw/tokenizers/<corpus>-<tokenizer><vocab>.provenance.json`` is what the
 language-model runs depend on.
+
+An image dataset's record holds the size and SHA-256 of every raw and extracted file; ``exact`` is true
+only when they are the published ones. Exit codes: 1 when the data cannot be had (no network, no mirror),
+2 when a file fails its checksum (a corrupt copy in ``data/raw`` or in the mirror): the one-line message
+names the file, both hashes and the fix.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import sys
 
 from subspacelab.data import DATASETS, DataUnavailableError, prepare_dataset
+from subspacelab.data.integrity import DataIntegrityError
 
 
 def run(names: list[str], root: str = "data/raw", mirror: str | None = None) -> dict:
@@ -95,6 +101,9 @@ def main(argv=None) -> None:
     except DataUnavailableError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
+    except DataIntegrityError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
