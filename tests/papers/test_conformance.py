@@ -59,3 +59,23 @@ def test_claims_figures_and_notes_are_never_a_run_dependency(paper):
     assert not report_only & set(stages["train"]["do"]["deps"])
     assert not report_only & set(stages["evaluate-cpu"]["deps"])
     assert report_only <= set(stages["report-cpu"]["deps"])
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_every_committed_run_has_the_fingerprint_of_its_config_today(paper):
+    """A refactor that changes what a committed run's config hashes to would make ``dvc repro`` retrain it: every
+    committed cpu run's stored fingerprint must equal the fingerprint of the config its grid point composes to."""
+    from subspacelab.config.compose import CachedComposer, contract_overrides
+    from subspacelab.pipeline.plan import grid_overrides, load_contract
+    from subspacelab.pipeline.runinfo import fingerprint
+
+    contract, composer = load_contract(paper), CachedComposer()
+    checked = 0
+    for point in grid_overrides(contract, "cpu"):
+        cfg = composer(contract_overrides(composer, [f"paper={paper}", "scale=cpu", *point]))
+        metrics = ROOT / cfg.run_dir / "metrics.json"
+        if metrics.is_file():
+            assert json.loads(metrics.read_text())["fingerprint"] == fingerprint(cfg), metrics
+            checked += 1
+    if not checked:
+        pytest.skip(f"{paper} has no committed cpu runs")

@@ -19,6 +19,7 @@ from subspacelab.analysis.dse_callback import (
 )
 from subspacelab.analysis.information import classic_shannon_entropy, diffusion_spectral_entropy
 from subspacelab.models import build_model
+from subspacelab.models.vision import MLP, ConvNet, LeNet
 from subspacelab.papers.dse import claims as C
 from subspacelab.papers.dse import experiment as P
 from subspacelab.papers.dse import figures as F
@@ -105,9 +106,9 @@ def test_permuted_labels_are_a_deterministic_seeded_permutation():
 
 
 def test_penultimate_layer_is_the_input_of_the_last_linear():
-    assert penultimate_layer(build_model("lenet", seed=0)) == "classifier.4"
-    assert penultimate_layer(build_model("mlp", seed=0, width=16, depth=2)) == "net.4"
-    assert penultimate_layer(build_model("convnet", seed=0, channels=4, hidden=8)) == "classifier.2"
+    assert penultimate_layer(build_model(LeNet, seed=0)) == "classifier.4"
+    assert penultimate_layer(build_model(MLP, seed=0, width=16, depth=2)) == "net.4"
+    assert penultimate_layer(build_model(ConvNet, seed=0, channels=4, hidden=8)) == "classifier.2"
     with pytest.raises(ValueError):
         penultimate_layer(nn.Sequential(nn.Linear(2, 2)))
 
@@ -144,7 +145,7 @@ def test_callback_records_one_measurement_per_epoch():
     import lightning as L
 
     from subspacelab.lit import SupervisedModule
-    from subspacelab.methods import apply_method
+    from subspacelab.methods.full import full_space
 
     g = torch.Generator().manual_seed(0)
     y = torch.arange(96) % 2
@@ -153,7 +154,7 @@ def test_callback_records_one_measurement_per_epoch():
     probe = [(x[:48], y[:48]), (x[48:], y[48:])]
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
-    module = SupervisedModule(apply_method("full", net), 2, optimizer={"name": "adam", "lr": 1e-2})
+    module = SupervisedModule(full_space(net), 2, optimizer={"name": "adam", "lr": 1e-2})
     cb = DiffusionEntropyCallback(
         probe, "net.module." + penultimate_layer(net), n_clusters=3, num_repetitions=2
     )
@@ -190,6 +191,66 @@ def test_callback_records_one_measurement_per_epoch():
         z = net[1](net[0](x))
     assert cb.records[-1]["z_scale"] == pytest.approx(representation_scale(z), rel=1e-5)
     assert cb.records[-1]["probe_acc"] == pytest.approx(float((net(x).argmax(1) == y).float().mean()))
+
+
+DDP_SCRIPT = """
+import json, sys
+import torch
+from torch import nn
+from subspacelab.analysis.dse_callback import DiffusionEntropyCallback, penultimate_layer
+from subspacelab.lit import SupervisedModule
+from subspacelab.lit.batches import EpochShuffle, TensorData
+from subspacelab.lit.fit import fit, is_global_zero
+from subspacelab.methods.full import full_space
+
+torch.set_num_threads(1)
+g = torch.Generator().manual_seed(0)
+y = torch.arange(96) % 2
+x = torch.randn(96, 2, generator=g) + 3.0 * y[:, None].float()
+probe = [(x[:40], y[:40]), (x[40:80], y[40:80]), (x[80:], y[80:])]  # 96 rows: 48 per rank
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))  # no BatchNorm: its batch statistics are per rank
+module = SupervisedModule(full_space(net), 2, optimizer={"name": "sgd", "lr": 0.05})
+cb = DiffusionEntropyCallback(probe, "net.module." + penultimate_layer(net), n_clusters=3, num_repetitions=2)
+data = TensorData(x, y, sampler=lambda n, world, rank: EpochShuffle(n, 32, 0, world, rank))
+devices = int(sys.argv[2])
+fit(module, data, trainer={"accelerator": "cpu", "devices": devices, "strategy": "ddp" if devices > 1 else "auto"},
+    seed=0, callbacks=[cb], max_epochs=2)
+if is_global_zero():
+    json.dump(cb.records, open(sys.argv[1], "w"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_callback_measures_the_same_on_two_ddp_processes_as_on_one(tmp_path):
+    """Each rank embeds its half of the probe rows and the callback gathers them: the records of 2 gloo processes
+    (each with half of every global batch, DDP averaging the gradients) equal those of one process."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_dse.py"
+    script.write_text(DDP_SCRIPT)
+    records = {}
+    for devices in (1, 2):
+        out_file = tmp_path / f"records{devices}.json"
+        out = subprocess.run(
+            [sys.executable, str(script), str(out_file), str(devices)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        records[devices] = json.loads(out_file.read_text())
+    one, two = records[1], records[2]
+    assert [r["epoch"] for r in one] == [r["epoch"] for r in two] == [0, 1, 2]
+    for a, b in zip(one, two, strict=True):
+        for key in ("dse_z", "dsmi_zy", "dsmi_zx", "cse_z", "z_scale", "dse_z_fixed_scale", "probe_acc"):
+            assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9), (a["epoch"], key)
+    assert one[0]["dse_z"] == two[0]["dse_z"]  # before any update: the same network, the same rows
+    assert one[-1]["z_scale"] != one[0]["z_scale"]  # and training moved the representation
 
 
 # ----------------------------------------------------------------------------------------------

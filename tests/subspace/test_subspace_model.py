@@ -4,15 +4,16 @@ import pytest
 import torch
 from torch import nn
 
-from subspacelab.methods import apply_method
+from subspacelab.methods.intrinsic import random_subspace
 from subspacelab.models import build_model
+from subspacelab.models.vision import MLP, LeNet
 from subspacelab.subspace import SubspaceModel, make_projection
 
 KINDS = ["dense", "sparse", "fastfood"]
 
 
 def small_net(seed=0):
-    return build_model("mlp", seed, in_shape=(1, 6, 6), num_classes=4, width=8, depth=2)
+    return build_model(MLP, seed, in_shape=(1, 6, 6), num_classes=4, width=8, depth=2)
 
 
 def flat_params(module):
@@ -24,7 +25,7 @@ def test_z_zero_reproduces_theta0_exactly(kind):
     x = torch.randn(5, 1, 6, 6)
     base = small_net()
     expected = base(x)
-    sm = apply_method("intrinsic", small_net(), d=10, projection=kind)
+    sm = random_subspace(small_net(), d=10, projection=kind)
     assert torch.equal(sm(x), expected)
 
 
@@ -32,7 +33,7 @@ def test_z_zero_reproduces_theta0_exactly(kind):
 def test_gradient_wrt_z_is_P_transpose_gradient_wrt_theta(kind):
     torch.manual_seed(0)
     x, y = torch.randn(7, 1, 6, 6), torch.randint(0, 4, (7,))
-    sm = apply_method("intrinsic", small_net(), d=12, projection=kind, projection_seed=3)
+    sm = random_subspace(small_net(), d=12, projection=kind, projection_seed=3)
     with torch.no_grad():
         sm.z.normal_()
     nn.functional.cross_entropy(sm(x), y).backward()
@@ -45,7 +46,7 @@ def test_gradient_wrt_z_is_P_transpose_gradient_wrt_theta(kind):
 
 
 def test_only_z_is_trained():
-    sm = apply_method("intrinsic", small_net(), d=10)
+    sm = random_subspace(small_net(), d=10)
     x, y = torch.randn(3, 1, 6, 6), torch.randint(0, 4, (3,))
     nn.functional.cross_entropy(sm(x), y).backward()
     assert [n for n, p in sm.named_parameters() if p.requires_grad] == ["z"]
@@ -54,7 +55,7 @@ def test_only_z_is_trained():
 
 
 def test_effective_parameters_are_theta0_plus_Pz_and_materialize_keeps_the_function():
-    sm = apply_method("intrinsic", small_net(), d=10, projection="dense")
+    sm = random_subspace(small_net(), d=10, projection="dense")
     with torch.no_grad():
         sm.z.normal_()
     flat = torch.cat([p.flatten() for p in sm.effective_parameters().values()])
@@ -66,7 +67,7 @@ def test_effective_parameters_are_theta0_plus_Pz_and_materialize_keeps_the_funct
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_reload_rebuilds_the_random_subspace_from_the_saved_seed(kind):
-    sm = apply_method("intrinsic", small_net(), d=10, projection=kind, projection_seed=11)
+    sm = random_subspace(small_net(), d=10, projection=kind, projection_seed=11)
     with torch.no_grad():
         sm.z.normal_()
     buf = io.BytesIO()
@@ -87,5 +88,5 @@ def test_projection_dimension_must_match_the_module():
 
 
 def test_paper_networks_have_the_papers_parameter_counts():
-    assert sum(p.numel() for p in build_model("mlp", 0).parameters()) == 199_210
-    assert sum(p.numel() for p in build_model("lenet", 0).parameters()) == 44_426
+    assert sum(p.numel() for p in build_model(MLP, 0).parameters()) == 199_210
+    assert sum(p.numel() for p in build_model(LeNet, 0).parameters()) == 44_426

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from subspacelab.models.registry import count_parameters
+from subspacelab.models.build import count_parameters
 
 __all__ = ["count_flops", "count_macs", "count_parameters"]
 

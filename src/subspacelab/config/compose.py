@@ -130,6 +130,7 @@ class CachedComposer:
             p = cfg.paper
             slim = {
                 "id": p.id,
+                "kind": p.get("kind"),
                 "settings": p.get("settings"),
                 "scales": {k: {"settings": v.get("settings")} for k, v in p.scales.items()},
             }

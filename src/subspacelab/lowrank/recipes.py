@@ -17,10 +17,12 @@ identical draws without communicating.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from subspacelab.configurable import configurable, one_of, require
 from subspacelab.lowrank import schedules
 from subspacelab.lowrank.lora import LoRALinear, inject_lora, lora_layers, target_linears
 from subspacelab.lowrank.relora import merge_and_reinit, prune_optimizer_state
@@ -317,6 +319,90 @@ class SwitchLoRA(LoRAOnly):
             "adam_warm_step": self.adam_warm_step,
         }
 
+
+# The options of each recipe as a run config gives them (``conf/method/<name>.yaml``), checked before a run.
+@dataclass
+class FullRankConfig:
+    """Full-rank training has no options of its own (the schedule is ``train.schedule``)."""
+
+
+@dataclass
+class LoRAConfig:
+    r: int = 32
+    alpha: float = 1.0
+    init: str = "peft"
+
+    def __post_init__(self):
+        require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        one_of(self.init, {"peft", "switchlora"}, "method.init")
+
+
+@dataclass
+class ReLoRAConfig:
+    r: int = 32
+    alpha: float = 8.0
+    restart_every: int = 500
+    restart_warmup_steps: int = 10
+    prune_ratio: float = 0.999
+
+    def __post_init__(self):
+        require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        require(
+            self.restart_every > self.restart_warmup_steps >= 0,
+            "method.restart_every",
+            "must exceed method.restart_warmup_steps (>= 0)",
+        )
+        require(0 <= self.prune_ratio <= 1, "method.prune_ratio", "must be in [0, 1]")
+
+
+@dataclass
+class GaLoreConfig:
+    rank: int = 32
+    update_proj_gap: int = 200
+    scale: float = 0.25
+    proj_type: str = "std"
+    per_layer: bool = False
+
+    def __post_init__(self):
+        require(self.rank > 0, "method.rank", f"must be > 0, got {self.rank}")
+        require(self.update_proj_gap > 0, "method.update_proj_gap", "must be > 0")
+        one_of(self.proj_type, {"std", "reverse_std", "left", "right"}, "method.proj_type")
+        require(
+            not self.per_layer,
+            "method.per_layer",
+            "per-layer GaLore (optimizer steps inside backward) "
+            "is not supported: it steps before DDP averages the gradients and once per micro-batch under "
+            "gradient accumulation (GaLore #78, transformers #29588); use method.per_layer=false",
+        )
+
+
+@dataclass
+class SwitchLoRAConfig:
+    r: int = 32
+    alpha: float = 1.0
+    interval: int = 40
+    descent_rate: float = 0.1
+    adam_warm_step: int = 5
+
+    def __post_init__(self):
+        require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
+        require(
+            self.interval >= 2 * self.adam_warm_step,
+            "method.interval",
+            f"must be >= 2 x method.adam_warm_step = {2 * self.adam_warm_step} (SwitchLoRA freezes one "
+            "factor's switched vectors for adam_warm_step steps)",
+        )
+        require(0 < self.descent_rate <= 1, "method.descent_rate", "must be in (0, 1]")
+
+
+for _recipe, _schema in (
+    (FullRank, FullRankConfig),
+    (LoRAOnly, LoRAConfig),
+    (ReLoRA, ReLoRAConfig),
+    (GaLore, GaLoreConfig),
+    (SwitchLoRA, SwitchLoRAConfig),
+):
+    configurable(_recipe.name, _schema, task="lm")(_recipe)
 
 RECIPES = {r.name: r for r in (FullRank, LoRAOnly, ReLoRA, GaLore, SwitchLoRA)}
 

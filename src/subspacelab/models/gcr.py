@@ -16,13 +16,15 @@ Heads map a feature x in R^D to C logits, trained with plain cross-entropy:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from subspacelab.subspace.grassmann import orthonormalise
+from subspacelab.configurable import configurable, one_of, require
+from subspacelab.subspace.grassmann import manifold_param_groups, orthonormalise
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -62,6 +64,10 @@ class GCRHead(nn.Module):
         gaussian = torch.randn(num_classes, in_features, k, generator=_generator(seed))
         self.subspaces = nn.Parameter(orthonormalise(gaussian))
 
+    def grassmann_parameters(self) -> list[nn.Parameter]:
+        """What ``GrassmannSGD`` moves along geodesics (``manifold_param_groups``)."""
+        return [self.subspaces]
+
     def forward(self, x: Tensor) -> Tensor:
         coords = torch.einsum("bd,cdk->bck", F.normalize(x, dim=-1), self.subspaces)
         return self.gamma * torch.linalg.vector_norm(coords, dim=-1)
@@ -70,13 +76,7 @@ class GCRHead(nn.Module):
 def gcr_param_groups(model: nn.Module, **grassmann_options: Any) -> list[dict[str, Any]]:
     """Two parameter groups for ``GrassmannSGD``: the subspaces of every ``GCRHead`` (``manifold=
     "grassmann"``, with ``grassmann_options`` such as a separate lr), and everything else."""
-    manifold = [m.subspaces for m in model.modules() if isinstance(m, GCRHead)]
-    ids = {id(p) for p in manifold}
-    euclidean = [p for p in model.parameters() if id(p) not in ids]
-    groups: list[dict[str, Any]] = [{"params": euclidean}]
-    if manifold:
-        groups.append({"params": manifold, "manifold": "grassmann", **grassmann_options})
-    return groups
+    return manifold_param_groups(model, **grassmann_options)
 
 
 class BasicBlock(nn.Module):
@@ -166,6 +166,47 @@ def build_gcr_classifier(
         else:
             raise ValueError(f"unknown head {head!r}; use 'softmax', 'cosine' or 'gcr'")
     return model
+
+
+@dataclass
+class GCRResNetConfig:
+    head: str = "gcr"
+    k: int = 8
+    gamma: float = 25.0
+    width: int = 16
+    depth: int = 20
+
+    def __post_init__(self):
+        one_of(self.head, {"gcr", "cosine", "softmax"}, "model.head")
+        require(self.k > 0, "model.k", f"must be > 0, got {self.k}")
+        require(self.gamma > 0, "model.gamma", f"must be > 0, got {self.gamma}")
+        require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
+        require(
+            self.depth >= 8 and (self.depth - 2) % 6 == 0,
+            "model.depth",
+            f"must be 6n + 2 >= 8, got {self.depth}",
+        )
+        require(
+            self.k <= 4 * self.width,
+            "model.k",
+            f"must be <= the feature size 4 * model.width = {4 * self.width}",
+        )
+
+
+@configurable("gcr_resnet", GCRResNetConfig, task="classification")
+def gcr_resnet(
+    in_shape=(3, 32, 32),
+    num_classes: int = 10,
+    head: str = "gcr",
+    k: int = 8,
+    gamma: float = 25.0,
+    width: int = 16,
+    depth: int = 20,
+) -> ResNet:
+    """CIFAR-style ResNet with a softmax, cosine-softmax or Grassmann (GCR) class head; the head's seed is drawn
+    from the global RNG, which ``build_model`` has seeded."""
+    head_seed = int(torch.randint(2**31 - 1, ()))
+    return build_gcr_classifier(head, k, gamma, in_shape[0], num_classes, width, depth, seed=head_seed)
 
 
 def intra_class_variability(features: Tensor, labels: Tensor) -> float:

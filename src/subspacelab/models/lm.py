@@ -7,10 +7,49 @@ alone, so W_0 can be rebuilt after training (the effective rank of W_T - W_0 nee
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import nn
 
+from subspacelab.configurable import configurable, one_of, require
+
 MIXERS = ("attention", "attention_nope", "grassmann")
+
+
+@dataclass
+class LlamaConfig:
+    hidden_size: int = 128
+    intermediate_size: int = 344
+    num_layers: int = 2
+    num_heads: int = 4
+    tie_embeddings: bool = False
+    name_or_path: str | None = None
+    lowrank_targets: list[str] = field(default_factory=list)  # the layers low-rank methods act on
+    mixer: str = "attention"
+    grassmann_rank: int = 16
+    grassmann_windows: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
+
+    def __post_init__(self):
+        one_of(self.mixer, set(MIXERS), "model.mixer")
+        require(self.grassmann_rank >= 2, "model.grassmann_rank", f"must be >= 2, got {self.grassmann_rank}")
+        require(all(w > 0 for w in self.grassmann_windows), "model.grassmann_windows", "offsets must be > 0")
+        require(
+            self.num_heads > 0 and self.hidden_size > 0 and self.hidden_size % self.num_heads == 0,
+            "model.hidden_size",
+            f"must be a positive multiple of model.num_heads={self.num_heads}, got {self.hidden_size}",
+        )
+        require(
+            self.intermediate_size > 0,
+            "model.intermediate_size",
+            f"must be > 0, got {self.intermediate_size}",
+        )
+        require(self.num_layers > 0, "model.num_layers", f"must be > 0, got {self.num_layers}")
+        require(
+            bool(self.lowrank_targets),
+            "model.lowrank_targets",
+            "must name the linear layers low-rank methods act on",
+        )
 
 
 class NoRotary(nn.Module):
@@ -25,6 +64,7 @@ class NoRotary(nn.Module):
         return x.new_ones(shape), x.new_zeros(shape)
 
 
+@configurable("llama", LlamaConfig, task="lm")
 def build_llama(
     seed: int,
     vocab_size: int,

@@ -30,9 +30,12 @@ Block positions are 1-indexed over the blocks (the stem conv is not counted).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from subspacelab.configurable import configurable, one_of, require
 
 ULSAM_VARIANTS = (None, "insert", "replace")
 
@@ -294,3 +297,44 @@ class MobileNetV2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.pool(self.head(self.blocks(self.stem(x)))).flatten(1))
+
+
+@dataclass
+class MobileNetConfig:
+    width_mult: float = 1.0
+    ulsam: str = "none"
+    ulsam_groups: int = 4
+    ulsam_positions: list[int] | None = None
+
+    def __post_init__(self):
+        one_of(self.ulsam, {"none", "insert", "replace"}, "model.ulsam")
+        require(self.width_mult > 0, "model.width_mult", f"must be > 0, got {self.width_mult}")
+        require(self.ulsam_groups > 0, "model.ulsam_groups", f"must be > 0, got {self.ulsam_groups}")
+        require(
+            self.ulsam != "none" or not self.ulsam_positions,
+            "model.ulsam_positions",
+            "given without an ULSAM variant (model.ulsam: insert | replace)",
+        )
+
+
+def _builder(cls: type[nn.Module]):
+    def build(
+        in_shape=(3, 32, 32),
+        num_classes: int = 10,
+        width_mult: float = 1.0,
+        ulsam: str | None = None,
+        ulsam_groups: int = 4,
+        ulsam_positions: Sequence[int] | None = None,
+    ) -> nn.Module:
+        variant = None if ulsam in (None, "none") else ulsam
+        positions = None if ulsam_positions is None else list(ulsam_positions)
+        return cls(num_classes, in_shape[0], width_mult, variant, ulsam_groups, positions)
+
+    build.__doc__ = (
+        f"{cls.__name__} for small images, optionally with ULSAM (``ulsam``: none | insert | replace)."
+    )
+    return build
+
+
+mobilenet_v1 = configurable("mobilenet_v1", MobileNetConfig, task="classification")(_builder(MobileNetV1))
+mobilenet_v2 = configurable("mobilenet_v2", MobileNetConfig, task="classification")(_builder(MobileNetV2))

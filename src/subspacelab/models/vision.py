@@ -5,7 +5,11 @@ Initialisation follows the paper's Keras code: kernels He-normal, biases zero.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
+
+from subspacelab.configurable import configurable, require
 
 
 def he_normal_(module: nn.Module) -> nn.Module:
@@ -20,6 +24,32 @@ def he_normal_(module: nn.Module) -> nn.Module:
     return module
 
 
+@dataclass
+class MLPConfig:
+    width: int = 200
+    depth: int = 2
+
+    def __post_init__(self):
+        require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
+        require(self.depth >= 0, "model.depth", f"must be >= 0, got {self.depth}")
+
+
+@dataclass
+class LeNetConfig:
+    """LeNet-5 has no options."""
+
+
+@dataclass
+class ConvNetConfig:
+    channels: int = 32
+    hidden: int = 100
+
+    def __post_init__(self):
+        require(self.channels > 0, "model.channels", f"must be > 0, got {self.channels}")
+        require(self.hidden > 0, "model.hidden", f"must be > 0, got {self.hidden}")
+
+
+@configurable("mlp", MLPConfig, task="classification")
 class MLP(nn.Module):
     """Fully connected ReLU network, e.g. 784-200-200-10 for ``width=200, depth=2``."""
 
@@ -39,6 +69,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+@configurable("lenet", LeNetConfig, task="classification")
 class LeNet(nn.Module):
     """LeNet-5 as in the paper's code: conv6@5x5, pool, conv16@5x5, pool, 120, 84, classes."""
 
@@ -68,6 +99,7 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+@configurable("convnet", ConvNetConfig, task="classification")
 class ConvNet(nn.Module):
     """A plain ~1M-parameter conv net (conv32, conv64, pool, fc100): the benchmark's larger model."""
 

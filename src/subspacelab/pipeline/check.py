@@ -22,6 +22,9 @@ def problems(root: Path = Path(".")) -> list[str]:
         path = root / "pipelines" / paper / "dvc.yaml"
         if not path.is_file() or path.read_text() != dvcgen.render(paper):
             out.append(f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}")
+    code = root / "pipelines" / dvcgen.CODE / "dvc.yaml"
+    if not code.is_file() or code.read_text() != dvcgen.render_code():
+        out.append(f"{code}: out of date with conf/model and conf/method; run make dvc-yaml")
     return out
 
 

@@ -42,6 +42,9 @@ TRAIN_CONF = [
     "conf/method/${item.method}.yaml",
     "conf/trainer/${trainer}.yaml",
 ]
+# The code of the run's model and method, each a record written by its own stage (see coderecord): adding a model
+# or editing one re-runs only the runs that build it.
+CODE_RECORDS = ["data/code/model-${item.model}.json", "data/code/method-${item.method}.json"]
 # An experiment paper's run: the machinery that composes, runs and records it, plus (per paper) its
 # own module and every subspacelab module that imports (see codedeps).
 EXPERIMENT_CODE = [
@@ -110,7 +113,7 @@ def _training_stage(items: dict) -> dict:
         "do": {
             "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
             "wdir": "../..",
-            "deps": ["${item.prepared}", *training_code(task), *TRAIN_CONF],
+            "deps": ["${item.prepared}", *training_code(task), *CODE_RECORDS, *TRAIN_CONF],
             "params": ["trainer", "logger"],
             "outs": TASK_OUTS[task],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
@@ -223,20 +226,40 @@ def stages(paper: str) -> dict:
     return out
 
 
+def report_plots(paper: str, root: Path = Path(".")) -> list[str]:
+    """The figures the cpu report holds (``reports/<paper>/*.png``, relative to the pipeline's folder), for
+    ``dvc plots show``; a paper whose report adds a figure regenerates its dvc.yaml (``make check`` says so)."""
+    return [f"../../reports/{paper}/{f.name}" for f in sorted((root / "reports" / paper).glob("*.png"))]
+
+
 def render(paper: str) -> str:
-    body = yaml.safe_dump(
-        {"vars": ["../../params.yaml"], "stages": stages(paper)}, sort_keys=False, width=1000
-    )
-    return HEADER.format(paper=paper) + body
+    spec: dict = {"vars": ["../../params.yaml"], "stages": stages(paper)}
+    if plots := report_plots(paper):
+        spec["plots"] = plots
+    return HEADER.format(paper=paper) + yaml.safe_dump(spec, sort_keys=False, width=1000)
+
+
+CODE_HEADER = (
+    "# GENERATED from conf/model/*.yaml and conf/method/*.yaml by `python -m subspacelab.pipeline.dvcgen code`.\n"
+    "# One stage per model and method: the source files its builders import in, a record of their hashes out;\n"
+    "# each training run depends on the records of its model and method (see subspacelab.pipeline.coderecord).\n"
+)
+CODE = "code"  # `dvcgen code` writes pipelines/code/dvc.yaml
+
+
+def render_code() -> str:
+    from subspacelab.pipeline import coderecord
+
+    return CODE_HEADER + yaml.safe_dump({"stages": coderecord.stages()}, sort_keys=False, width=1000)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("paper")
+    ap.add_argument("paper", help=f"a paper id, or {CODE!r} for the model and method code stages")
     ap.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
     args = ap.parse_args(argv)
     path = Path("pipelines") / args.paper / "dvc.yaml"
-    text = render(args.paper)
+    text = render_code() if args.paper == CODE else render(args.paper)
     if args.check:
         if not path.is_file() or path.read_text() != text:
             print(

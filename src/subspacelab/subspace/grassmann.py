@@ -64,6 +64,20 @@ def transport(S: Tensor, H: Tensor, t: float, M: Tensor) -> Tensor:
     return (-S @ Vh.transpose(-1, -2) * torch.sin(st) + U * torch.cos(st)) @ Ut_M + M - U @ Ut_M
 
 
+def manifold_param_groups(model: torch.nn.Module, **grassmann_options: Any) -> list[dict[str, Any]]:
+    """Parameter groups for ``GrassmannSGD``: the parameters that modules declare as points on the Grassmannian
+    (a module's ``grassmann_parameters()``; ``manifold="grassmann"``, with ``grassmann_options`` such as a
+    separate lr), and every other parameter in one Euclidean group."""
+    manifold = [
+        p for m in model.modules() if hasattr(m, "grassmann_parameters") for p in m.grassmann_parameters()
+    ]
+    ids = {id(p) for p in manifold}
+    groups: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if id(p) not in ids]}]
+    if manifold:
+        groups.append({"params": manifold, "manifold": "grassmann", **grassmann_options})
+    return groups
+
+
 class GrassmannSGD(torch.optim.Optimizer):
     """SGD with momentum and weight decay, plus the GCR Riemannian SGD for Grassmannian parameter groups.
 

@@ -132,7 +132,7 @@ class Experiment:
         return {
             "design": self.design,
             "support": self.support,
-            "values": self.values,
+            "signal_values": self.values,  # not "values": DVC's metrics table would read it as its own attribute
             "d": self.d,
             "k": self.k,
             "eps": self.eps,

@@ -9,6 +9,9 @@ from subspacelab.papers.ulsam.common import VARIANTS
 def analyze(ctx) -> list[dict]:
     from subspacelab.analysis.flops import count_macs, count_parameters
     from subspacelab.models import build_model
+    from subspacelab.models.ulsam import mobilenet_v1, mobilenet_v2
+
+    builders = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2}
 
     spec = ctx.spec
     shape = tuple(int(s) for s in spec["input_shape"])
@@ -16,7 +19,7 @@ def analyze(ctx) -> list[dict]:
     for net in spec["cost_nets"]:
         for variant in VARIANTS:
             model = build_model(
-                str(net["arch"]),
+                builders[str(net["arch"])],
                 seed=0,
                 in_shape=shape,
                 num_classes=10,

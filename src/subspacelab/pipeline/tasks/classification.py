@@ -9,20 +9,17 @@ from subspacelab.pipeline.runinfo import resolved
 
 def build(cfg: DictConfig):
     """The data module and the LightningModule of a run (no training)."""
+    from subspacelab.configurable import locate, options
     from subspacelab.data import DATASETS, VisionDataModule
     from subspacelab.lit import SupervisedModule
-    from subspacelab.methods import apply_method
-    from subspacelab.models import build_model
+    from subspacelab.models.build import build_model
 
     c = resolved(cfg)
     dm = VisionDataModule(**{k: v for k, v in c["data"].items() if k != "task"})
     info = DATASETS[c["data"]["name"]]
-    model_kw = {k: v for k, v in c["model"].items() if k not in ("arch", "tag")}
-    backbone = build_model(
-        c["model"]["arch"], seed=c["seed"], in_shape=info.in_shape, num_classes=dm.num_classes, **model_kw
-    )
-    method_kw = {k: v for k, v in c["method"].items() if k not in ("name", "tag")}
-    net = apply_method(c["method"]["name"], backbone, **method_kw)
+    backbone = build_model(c["model"], seed=c["seed"], in_shape=info.in_shape, num_classes=dm.num_classes)
+    method = locate(c["method"]["targets"]["classification"], "method.targets.classification")
+    net = method(backbone, **options(c["method"]))
     module = SupervisedModule(
         net,
         dm.num_classes,

@@ -35,14 +35,15 @@ def _data_module(c: dict):
 
 
 def _backbone(c: dict, vocab_size: int):
-    from subspacelab.models.lm import build_llama
+    from subspacelab.configurable import locate
 
+    build = locate(c["model"]["_target_"], "model._target_")
     kw = {k: c["model"][k] for k in MODEL_KEYS if k in c["model"]}
-    return build_llama(seed=c["seed"], vocab_size=vocab_size, max_seq_len=c["data"]["seq_len"], **kw)
+    return build(seed=c["seed"], vocab_size=vocab_size, max_seq_len=c["data"]["seq_len"], **kw)
 
 
 def recipe_settings(c: dict) -> dict:
-    method = {k: v for k, v in c["method"].items() if k not in ("name", "tag", "per_layer")}
+    method = {k: v for k, v in c["method"].items() if k not in ("name", "tag", "targets", "per_layer")}
     schedule = c["train"]["schedule"]
     return {
         "targets": list(c["model"]["lowrank_targets"]),
@@ -55,15 +56,15 @@ def recipe_settings(c: dict) -> dict:
 
 
 def build(cfg: DictConfig):
+    from subspacelab.configurable import locate
     from subspacelab.lit.causal_lm import CausalLMModule
-    from subspacelab.lowrank.recipes import make_recipe
 
     c = resolved(cfg)
     dm = _data_module(c)
     dm.prepare_data()
     dm.setup("fit")
     net = _backbone(c, dm.vocab_size)
-    recipe = make_recipe(c["method"]["name"], **recipe_settings(c))
+    recipe = locate(c["method"]["targets"]["lm"], "method.targets.lm")(**recipe_settings(c))
     recipe.prepare(net)
     return dm, CausalLMModule(net, recipe, optimizer=c["train"]["optimizer"])
 
