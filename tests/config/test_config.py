@@ -40,6 +40,26 @@ def test_a_setting_for_a_key_the_chosen_method_lacks_is_skipped():
         ("data.batch_size=0", "data.batch_size"),
         ("trainer.max_epochs=0", "trainer.max_epochs"),
         ("seed=abc", "seed"),
+        ("trainer.max_steps=0", "trainer.max_steps"),  # -1 is "no limit"; 0 would train nothing
+        ("trainer.max_steps=-2", "trainer.max_steps"),
+        ("data.eval_batch_size=0", "data.eval_batch_size"),  # was a ZeroDivisionError at test time
+        ("data.test_size=0", "data.test_size"),
+        ("data.val_size=-1", "data.val_size"),
+        ("data.split_seed=-1", "data.split_seed"),
+        ("trainer.num_threads=0", "trainer.num_threads"),
+        ("trainer.num_nodes=0", "trainer.num_nodes"),
+        ("trainer.devices=0", "trainer.devices"),
+        ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps"),
+        ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch"),
+        ("trainer.val_check_interval=0", "trainer.val_check_interval"),
+        ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches"),
+        ("trainer.gradient_clip_val=0", "trainer.gradient_clip_val"),
+        ("trainer.precision=33", "trainer.precision"),
+        ("trainer.accelerator=abacus", "trainer.accelerator"),
+        ("train.optimizer.betas=[0.9]", "train.optimizer.betas"),
+        ("train.optimizer.eps=0", "train.optimizer.eps"),
+        ("train.optimizer.weight_decay=-1", "train.optimizer.weight_decay"),
+        ("+typo=1", "typo"),  # Hydra accepts any +key; a run refuses a top-level key it does not know
     ],
 )
 def test_an_invalid_config_fails_before_training_naming_the_key(override, key, smoke_overrides, tmp_path):
@@ -118,3 +138,63 @@ def test_the_committed_dvc_pipeline_matches_the_contract():
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["paper=switchlora", "data.vocab_size=0"], "data.vocab_size"),
+        (["paper=switchlora", "data.eval_batch_size=0"], "data.eval_batch_size"),
+        (["paper=switchlora", "data.train_tokens=0"], "data.train_tokens"),
+        (["paper=switchlora", "data.val_tokens=-5"], "data.val_tokens"),
+    ],
+)
+def test_the_counts_of_a_text_corpus_are_validated_naming_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(compose([*overrides, "scale=smoke"]))
+
+
+def test_the_trainer_accepts_what_lightning_accepts():
+    """The limits are not stricter than Lightning: no step limit (-1), all devices (-1), a device list."""
+    for extra in (
+        ["trainer.max_steps=-1"],
+        ["trainer.devices=-1"],
+        ["trainer.devices=[0,1]"],
+        ["trainer.max_steps=5"],
+    ):
+        validate(compose(["scale=smoke", *extra]))
+
+
+def _train_cli(*overrides, env=None):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "subspacelab.train", "scale=smoke", "logger=none", *overrides],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "", **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ("model=nosuch", "model=nosuch: no such option; valid: convnet"),
+        ("trainer.max_epochs=[", "override 'trainer.max_epochs=['"),
+        ("data.nosuch=1", "data.nosuch: not a config key"),
+        ("+typo=1", "typo: not a config key"),
+        ("trainer.max_steps=0", "trainer.max_steps: must be > 0, or -1"),
+    ],
+)
+def test_the_cli_says_a_user_error_in_one_line_with_exit_code_2(override, says, tmp_path):
+    out = _train_cli(override, f"runs_root={tmp_path}")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]  # one line, no traceback
+    assert out.stderr.startswith(says), out.stderr
+    assert not (tmp_path / "intrinsic_dimension").exists()
+
+
+def test_hydra_full_error_shows_the_traceback_of_a_user_error(tmp_path):
+    out = _train_cli("+typo=1", f"runs_root={tmp_path}", env={"HYDRA_FULL_ERROR": "1"})
+    assert out.returncode != 0
+    assert "Traceback (most recent call last)" in out.stderr and "typo: not a config key" in out.stderr

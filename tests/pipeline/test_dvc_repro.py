@@ -1,6 +1,7 @@
 """The real pipeline: `dvc repro` of the paper's smoke scale in a copy of the repository.
 
-Killed half way and rerun, finished stages are not redone; a second full `dvc repro` does nothing.
+Killed half way (kill -9 at a deterministic point, through a test hook) and rerun, finished stages are not redone
+and the locks the kill left are cleared; a second full `dvc repro` does nothing.
 """
 
 import json
@@ -9,12 +10,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from subspacelab.data import mirror_root
+from subspacelab.pipeline.train import KILL_HOOK_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPE = "pipelines/intrinsic_dimension/dvc.yaml"
@@ -49,28 +50,36 @@ def copy_repo(tmp_path):
 def test_dvc_repro_smoke_resumes_after_a_kill_and_is_idempotent(tmp_path):
     work, env = copy_repo(tmp_path)
 
-    # 1. start, wait until the first train stage is recorded in dvc.lock, then kill the whole repro
-    proc = subprocess.Popen(
-        ["dvc", "repro", TARGET],
+    # 1. kill -9 the whole repro at a deterministic point: the second training run, on starting, SIGKILLs its
+    #    process group (dvc and everything it started) once one run has finished and DVC has recorded it
+    killed = dvc(work, {**env, KILL_HOOK_ENV: "1"}, "repro", TARGET, timeout=600, start_new_session=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
+    lock = work / "pipelines/intrinsic_dimension/dvc.lock"
+    finished = [line.strip().rstrip(":") for line in lock.read_text().splitlines() if "train@" in line]
+    assert len(finished) == 1, finished
+    assert len(list(work.glob("runs/intrinsic_dimension/smoke/*/metrics.json"))) == 1
+
+    # a kill -9 can also land while DVC rewrites its rwlock: leave it half written, as such a kill does
+    rwlock = work / ".dvc/tmp/rwlock"
+    rwlock.write_text('{"read": {"runs/intrinsic_dimension/sm')
+
+    # 2. rerun through reproduce: it clears the corrupt lock, skips the recorded run, runs the rest, reports
+    second = subprocess.run(
+        [sys.executable, "-m", "subspacelab.pipeline.reproduce", "--paper", "intrinsic_dimension"]
+        + ["--scale", "smoke", "--dvc"],
         cwd=work,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    lock = work / "pipelines/intrinsic_dimension/dvc.lock"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (lock.is_file() and "train@" in lock.read_text()):
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=60)
-    finished = [line.strip().rstrip(":") for line in lock.read_text().splitlines() if "train@" in line]
-    assert finished, "no train stage finished before the kill"
-
-    # 2. rerun: the finished stage is skipped, the rest runs, the report is written
-    second = dvc(work, env, "repro", TARGET, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"Running stage '{PIPE}:{finished[0]}'" not in second.stdout
+    said = [line for line in second.stdout.splitlines() if line.startswith("[reproduce]")]
+    assert f"[reproduce] {rwlock.relative_to(work)}: corrupt (left by a killed dvc); removed it" in said
+    run_name = finished[0].removeprefix("train@")
+    assert any(line.startswith(f"[reproduce] [skip] {run_name} ") for line in said), said
+    assert sum(line.startswith("[reproduce] [done] smoke-") for line in said) == 2, said
+    assert "[reproduce] run 3 of 3" in "\n".join(said)
     report = json.loads((work / "reports/intrinsic_dimension/smoke/comparison.json").read_text())
     assert {c["id"] for c in report["claims"]} >= {"mnist_fc_dint90", "lenet_below_fc", "cpu_budget"}
     assert (work / "reports/intrinsic_dimension/smoke/comparison.md").read_text().startswith("# Measuring")

@@ -12,18 +12,30 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from subspacelab.configurable import ConfigError, locate, options
+from subspacelab.configurable import one_of as _one_of
+from subspacelab.configurable import require as _require
 
-class ConfigError(ValueError):
-    """The composed configuration is invalid; the message names the key."""
-
-
-def _require(cond: bool, key: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}: {msg}")
+__all__ = ["ConfigError", "build_experiment", "paper_kind", "validate"]
 
 
-def _one_of(value, valid, key: str) -> None:
-    _require(value in valid, key, f"{value!r} is not valid; valid: {', '.join(sorted(valid))}")
+def _positive(value, key: str, null_ok: bool = False) -> None:
+    """An integer count or size: > 0 (or null where ``null_ok``)."""
+    if value is None and null_ok:
+        return
+    _require(value is not None and value > 0, key, f"must be > 0{' or null' if null_ok else ''}, got {value}")
+
+
+def _seed(value: int, key: str) -> None:
+    _require(0 <= value < 2**32, key, f"must be in [0, 2**32), got {value}")
+
+
+# What Lightning's Trainer accepts (its accelerator and precision names)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = (
+    *("64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true"),
+    *("transformer-engine", "transformer-engine-float16"),
+)
 
 
 @dataclass
@@ -48,244 +60,13 @@ class DataSchema:
             check_classes(self.classes, DATASETS[self.name])
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        _require(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
+        _positive(self.batch_size, "data.batch_size")
+        _positive(self.eval_batch_size, "data.eval_batch_size")
+        _positive(self.train_size, "data.train_size", null_ok=True)
         _require(self.val_size >= 0, "data.val_size", f"must be >= 0, got {self.val_size}")
-        _require(self.train_size is None or self.train_size > 0, "data.train_size", "must be > 0 or null")
-
-
-@dataclass
-class MLPSchema:
-    arch: str
-    tag: str
-    width: int = 200
-    depth: int = 2
-
-    def __post_init__(self):
-        _require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
-        _require(self.depth >= 0, "model.depth", f"must be >= 0, got {self.depth}")
-
-
-@dataclass
-class LeNetSchema:
-    arch: str
-    tag: str
-
-
-@dataclass
-class ConvNetSchema:
-    arch: str
-    tag: str
-    channels: int = 32
-    hidden: int = 100
-
-
-@dataclass
-class LlamaSchema:
-    arch: str
-    tag: str
-    hidden_size: int = 128
-    intermediate_size: int = 344
-    num_layers: int = 2
-    num_heads: int = 4
-    tie_embeddings: bool = False
-    name_or_path: str | None = None
-    lowrank_targets: list[str] = field(default_factory=list)
-    mixer: str = "attention"
-    grassmann_rank: int = 16
-    grassmann_windows: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
-
-    def __post_init__(self):
-        _one_of(self.mixer, {"attention", "attention_nope", "grassmann"}, "model.mixer")
-        _require(self.grassmann_rank >= 2, "model.grassmann_rank", f"must be >= 2, got {self.grassmann_rank}")
-        _require(all(w > 0 for w in self.grassmann_windows), "model.grassmann_windows", "offsets must be > 0")
-        _require(
-            self.hidden_size > 0 and self.hidden_size % self.num_heads == 0,
-            "model.hidden_size",
-            f"must be a positive multiple of model.num_heads={self.num_heads}, got {self.hidden_size}",
-        )
-        _require(self.num_layers > 0, "model.num_layers", f"must be > 0, got {self.num_layers}")
-        _require(
-            bool(self.lowrank_targets),
-            "model.lowrank_targets",
-            "must name the linear layers low-rank methods act on",
-        )
-
-
-@dataclass
-class GCRResNetSchema:
-    arch: str
-    tag: str
-    head: str = "gcr"
-    k: int = 8
-    gamma: float = 25.0
-    width: int = 16
-    depth: int = 20
-
-    def __post_init__(self):
-        _one_of(self.head, {"gcr", "cosine", "softmax"}, "model.head")
-        _require(self.k > 0, "model.k", f"must be > 0, got {self.k}")
-        _require(self.gamma > 0, "model.gamma", f"must be > 0, got {self.gamma}")
-        _require(self.width > 0, "model.width", f"must be > 0, got {self.width}")
-        _require(
-            self.depth >= 8 and (self.depth - 2) % 6 == 0,
-            "model.depth",
-            f"must be 6n + 2 >= 8, got {self.depth}",
-        )
-        _require(
-            self.k <= 4 * self.width,
-            "model.k",
-            f"must be <= the feature size 4 * model.width = {4 * self.width}",
-        )
-
-
-@dataclass
-class MobileNetSchema:
-    arch: str
-    tag: str
-    width_mult: float = 1.0
-    ulsam: str = "none"
-    ulsam_groups: int = 4
-    ulsam_positions: list[int] | None = None
-
-    def __post_init__(self):
-        _one_of(self.ulsam, {"none", "insert", "replace"}, "model.ulsam")
-        _require(self.width_mult > 0, "model.width_mult", f"must be > 0, got {self.width_mult}")
-        _require(self.ulsam_groups > 0, "model.ulsam_groups", f"must be > 0, got {self.ulsam_groups}")
-        _require(
-            self.ulsam != "none" or not self.ulsam_positions,
-            "model.ulsam_positions",
-            "given without an ULSAM variant (model.ulsam: insert | replace)",
-        )
-
-
-MODEL_SCHEMAS = {
-    "mlp": MLPSchema,
-    "lenet": LeNetSchema,
-    "convnet": ConvNetSchema,
-    "llama": LlamaSchema,
-    "gcr_resnet": GCRResNetSchema,
-    "mobilenet_v1": MobileNetSchema,
-    "mobilenet_v2": MobileNetSchema,
-}
-
-
-@dataclass
-class FullSchema:
-    name: str
-    tag: str
-
-
-@dataclass
-class IntrinsicSchema:
-    name: str
-    tag: str
-    d: int
-    projection: str = "fastfood"
-    projection_seed: int = 0
-    dense_max_mib: float = 1024.0
-
-    def __post_init__(self):
-        from subspacelab.subspace.projections import PROJECTIONS
-
-        _require(self.d > 0, "method.d", f"must be a positive integer, got {self.d}")
-        _one_of(self.projection, PROJECTIONS, "method.projection")
-        _require(self.dense_max_mib > 0, "method.dense_max_mib", "must be > 0")
-
-
-@dataclass
-class LoRASchema:
-    name: str
-    tag: str
-    r: int = 32
-    alpha: float = 1.0
-    init: str = "peft"
-
-    def __post_init__(self):
-        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
-        _one_of(self.init, {"peft", "switchlora"}, "method.init")
-
-
-@dataclass
-class ReLoRASchema:
-    name: str
-    tag: str
-    r: int = 32
-    alpha: float = 8.0
-    restart_every: int = 500
-    restart_warmup_steps: int = 10
-    prune_ratio: float = 0.999
-
-    def __post_init__(self):
-        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
-        _require(
-            self.restart_every > self.restart_warmup_steps >= 0,
-            "method.restart_every",
-            "must exceed method.restart_warmup_steps (>= 0)",
-        )
-        _require(0 <= self.prune_ratio <= 1, "method.prune_ratio", "must be in [0, 1]")
-
-
-@dataclass
-class GaLoreSchema:
-    name: str
-    tag: str
-    rank: int = 32
-    update_proj_gap: int = 200
-    scale: float = 0.25
-    proj_type: str = "std"
-    per_layer: bool = False
-
-    def __post_init__(self):
-        _require(self.rank > 0, "method.rank", f"must be > 0, got {self.rank}")
-        _require(self.update_proj_gap > 0, "method.update_proj_gap", "must be > 0")
-        _one_of(self.proj_type, {"std", "reverse_std", "left", "right"}, "method.proj_type")
-        _require(
-            not self.per_layer,
-            "method.per_layer",
-            "per-layer GaLore (optimizer steps inside backward) "
-            "is not supported: it steps before DDP averages the gradients and once per micro-batch under "
-            "gradient accumulation (GaLore #78, transformers #29588); use method.per_layer=false",
-        )
-
-
-@dataclass
-class SwitchLoRASchema:
-    name: str
-    tag: str
-    r: int = 32
-    alpha: float = 1.0
-    interval: int = 40
-    descent_rate: float = 0.1
-    adam_warm_step: int = 5
-
-    def __post_init__(self):
-        _require(self.r > 0, "method.r", f"must be > 0, got {self.r}")
-        _require(
-            self.interval >= 2 * self.adam_warm_step,
-            "method.interval",
-            f"must be >= 2 x method.adam_warm_step = {2 * self.adam_warm_step} (SwitchLoRA freezes one "
-            "factor's switched vectors for adam_warm_step steps)",
-        )
-        _require(0 < self.descent_rate <= 1, "method.descent_rate", "must be in (0, 1]")
-
-
-METHOD_SCHEMAS = {
-    "full": FullSchema,
-    "intrinsic": IntrinsicSchema,
-    "lora": LoRASchema,
-    "relora": ReLoRASchema,
-    "galore": GaLoreSchema,
-    "switchlora": SwitchLoRASchema,
-}
-# Which methods and backbones each task can run.
-TASK_METHODS = {
-    "classification": {"full", "intrinsic"},
-    "lm": {"full", "lora", "relora", "galore", "switchlora"},
-}
-TASK_ARCHS = {
-    "classification": {"mlp", "lenet", "convnet", "gcr_resnet", "mobilenet_v1", "mobilenet_v2"},
-    "lm": {"llama"},
-}
+        _positive(self.test_size, "data.test_size", null_ok=True)
+        _seed(self.split_seed, "data.split_seed")
+        _seed(self.shuffle_seed, "data.shuffle_seed")
 
 
 @dataclass
@@ -317,9 +98,17 @@ class TextDataSchema:
             f"{corpus!r} is not valid; valid: {', '.join(CORPORA)}, or {HF_PREFIX}<dataset>[:<config>]",
         )
         _one_of(self.tokenizer, {"bpe", "byte"}, "data.tokenizer")
-        _require(self.seq_len > 0, "data.seq_len", f"must be > 0, got {self.seq_len}")
-        _require(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
-        _require(0 < self.val_fraction < 1, "data.val_fraction", "must be in (0, 1)")
+        _positive(self.vocab_size, "data.vocab_size")
+        _positive(self.seq_len, "data.seq_len")
+        _positive(self.batch_size, "data.batch_size")
+        _positive(self.eval_batch_size, "data.eval_batch_size")
+        _require(
+            0 < self.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {self.val_fraction}"
+        )
+        _positive(self.train_tokens, "data.train_tokens", null_ok=True)
+        _positive(self.val_tokens, "data.val_tokens", null_ok=True)
+        _seed(self.split_seed, "data.split_seed")
+        _seed(self.shuffle_seed, "data.shuffle_seed")
 
 
 @dataclass
@@ -334,6 +123,19 @@ class OptimizerSchema:
     def __post_init__(self):
         _one_of(self.name, {"adam", "adamw", "sgd", "grassmann_sgd"}, "train.optimizer.name")
         _require(self.lr > 0, "train.optimizer.lr", f"must be > 0, got {self.lr}")
+        _require(
+            self.betas is None or (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)),
+            "train.optimizer.betas",
+            f"must be two values in [0, 1) or null, got {self.betas}",
+        )
+        _require(
+            self.eps is None or self.eps > 0, "train.optimizer.eps", f"must be > 0 or null, got {self.eps}"
+        )
+        for key in ("momentum", "weight_decay"):
+            value = getattr(self, key)
+            _require(
+                value is None or value >= 0, f"train.optimizer.{key}", f"must be >= 0 or null, got {value}"
+            )
 
 
 @dataclass
@@ -374,8 +176,33 @@ class TrainerSchema:
     num_threads: int | None = None
 
     def __post_init__(self):
-        _require(self.max_epochs > 0, "trainer.max_epochs", f"must be > 0, got {self.max_epochs}")
-        _require(self.accumulate_grad_batches > 0, "trainer.accumulate_grad_batches", "must be > 0")
+        _one_of(self.accelerator, ACCELERATORS, "trainer.accelerator")
+        _require(
+            self.devices == "auto"
+            or (isinstance(self.devices, int) and (self.devices > 0 or self.devices == -1))
+            or (isinstance(self.devices, list | tuple) and len(self.devices) > 0)
+            or (isinstance(self.devices, str) and self.devices.replace(",", "").strip().isdigit()),
+            "trainer.devices",
+            f"must be a count > 0, -1 (all), auto, or a list of device ids; got {self.devices!r}",
+        )
+        _positive(self.num_nodes, "trainer.num_nodes")
+        _positive(self.max_epochs, "trainer.max_epochs")
+        _require(
+            self.max_steps == -1 or self.max_steps > 0,
+            "trainer.max_steps",
+            f"must be > 0, or -1 for no step limit (trainer.max_epochs decides); got {self.max_steps}",
+        )
+        _one_of(self.precision, PRECISIONS, "trainer.precision")
+        _positive(self.accumulate_grad_batches, "trainer.accumulate_grad_batches")
+        _positive(self.check_val_every_n_epoch, "trainer.check_val_every_n_epoch")
+        _positive(self.val_check_interval, "trainer.val_check_interval", null_ok=True)
+        _require(
+            self.gradient_clip_val is None or self.gradient_clip_val > 0,
+            "trainer.gradient_clip_val",
+            f"must be > 0 or null (no clipping), got {self.gradient_clip_val}",
+        )
+        _positive(self.log_every_n_steps, "trainer.log_every_n_steps")
+        _positive(self.num_threads, "trainer.num_threads", null_ok=True)
 
 
 @dataclass
@@ -448,12 +275,66 @@ def _validate_experiment(cfg: DictConfig) -> None:
     build_experiment(cfg.experiment)
 
 
+TASKS = ("classification", "lm")
+
+
+def _check_builder(section: DictConfig, key: str, locator: str, task: str, name_key: str) -> str:
+    """Check a model or method config against the schema its builder declares (the builder named by
+    ``locator``, e.g. ``_target_``), that the builder serves ``task`` and is the one ``name_key`` names."""
+    name = section.get(name_key)
+    target = OmegaConf.select(section, locator)
+    _require(
+        target is not None,
+        f"{key}.{locator}",
+        f"{key} {name!r} does not apply to a {task} run (its config names no builder for it)",
+    )
+    builder = locate(target, f"{key}.{locator}")
+    _require(
+        builder.task == task, f"{key}.{locator}", f"{target} serves {builder.task} runs, not {task} runs"
+    )
+    _require(
+        builder.registered_name == name,
+        f"{key}.{name_key}",
+        f"{name!r} does not match its builder {target}, registered as {builder.registered_name!r}",
+    )
+    _check(
+        OmegaConf.create(options(OmegaConf.to_container(section, resolve=True))), builder.config_schema, key
+    )
+    return name
+
+
+def top_level_keys(conf_dir=None) -> frozenset[str]:
+    """The keys a run config may have at its top level: those of ``conf/config.yaml`` and the config groups
+    (the folders of ``conf/``). Hydra accepts any ``+key=value``; a misspelt one would silently do nothing."""
+    from pathlib import Path
+
+    import yaml
+
+    if conf_dir is None:
+        from subspacelab.config.compose import CONF_DIR as conf_dir
+    conf_dir = Path(conf_dir)
+    own = yaml.safe_load((conf_dir / "config.yaml").read_text()) or {}
+    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+    return frozenset((set(own) | groups) - {"defaults", "hydra"})
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    allowed = top_level_keys()
+    for key in cfg:
+        _require(
+            key in allowed,
+            str(key),
+            f"not a config key; check the spelling (top-level keys: {', '.join(sorted(allowed))})",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` naming the first invalid key of a composed run config."""
     try:
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as err:
         raise ConfigError(f"{getattr(err, 'full_key', '') or 'config'}: {err}") from None
+    _check_top_level(cfg)
     _one_of(paper_kind(cfg), KINDS, "paper.kind")
     if paper_kind(cfg) == "experiment":
         _validate_experiment(cfg)
@@ -462,14 +343,10 @@ def validate(cfg: DictConfig) -> None:
         _one_of(cfg.scale.name, cfg.paper.get("scales", {}), f"scale (paper {cfg.paper.id} defines)")
         return
     task = str(cfg.data.get("task") or "classification")
-    _one_of(task, TASK_METHODS, "data.task")
+    _one_of(task, TASKS, "data.task")
     _check(cfg.data, TextDataSchema if task == "lm" else DataSchema, "data")
-    arch = cfg.model.get("arch")
-    _one_of(arch, TASK_ARCHS[task], f"model.arch (a {task} run)")
-    _check(cfg.model, MODEL_SCHEMAS[arch], "model")
-    name = cfg.method.get("name")
-    _one_of(name, TASK_METHODS[task], f"method.name (a {task} run)")
-    _check(cfg.method, METHOD_SCHEMAS[name], "method")
+    arch = _check_builder(cfg.model, "model", "_target_", task, "arch")
+    _check_builder(cfg.method, "method", f"targets.{task}", task, "name")
     if task == "lm":
         _require(
             int(cfg.trainer.max_steps) > 0,

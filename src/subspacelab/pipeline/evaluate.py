@@ -11,9 +11,11 @@ import argparse
 import json
 from pathlib import Path
 
+from subspacelab.errors import cli
 from subspacelab.papers import registry
 from subspacelab.pipeline.context import Context
 from subspacelab.pipeline.runinfo import write_json
+from subspacelab.pipeline.targets import check_target
 
 
 def results_path(paper: str, scale: str, runs_root: str = "runs") -> Path:
@@ -59,8 +61,9 @@ def main(argv=None) -> None:
         help="keep the analysis rows of the existing results.json (gather the runs' rows only)",
     )
     args = ap.parse_args(argv)
+    check_target(args.paper, args.scale)
     run(args.paper, args.scale, args.runs_root, keep_analysis=args.keep_analysis)
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)  # a user error: one line on stderr, exit code 2

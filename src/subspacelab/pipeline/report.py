@@ -12,9 +12,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from subspacelab.errors import cli
 from subspacelab.papers import registry
 from subspacelab.pipeline.evaluate import results_path
 from subspacelab.pipeline.runinfo import write_json
+from subspacelab.pipeline.targets import check_target
 from subspacelab.reporting import evaluate_claims
 from subspacelab.reporting.claims import counts
 from subspacelab.reporting.render import comparison_markdown
@@ -181,8 +183,9 @@ def main(argv=None) -> None:
     ap.add_argument("--runs-root", default="runs")
     ap.add_argument("--no-wandb", action="store_true")
     args = ap.parse_args(argv)
+    check_target(args.paper, args.scale)
     run(args.paper, args.scale, args.runs_root, wandb_log=not args.no_wandb)
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)  # a user error: one line on stderr, exit code 2

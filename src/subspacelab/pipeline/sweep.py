@@ -2,7 +2,8 @@
 
 Each job writes its run directory exactly as a DVC stage would, so ``make report`` (or the DVC
 report stage) finds it; a finished run (same config fingerprint) is skipped, an interrupted one
-resumes from its checkpoint. ``sweep_in_process`` does the same without subprocesses.
+resumes from its checkpoint. ``sweep_in_process`` does the same without subprocesses. A user error (an unknown
+paper or scale, a bad override) is one line on stderr and exit code 2, before any run starts.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from subspacelab.errors import EXIT_USER_ERROR, user_errors
 from subspacelab.pipeline.plan import multirun_commands, plan
 
 
 def sweep_in_process(paper: str, scale: str, extra: list[str] | None = None) -> list[dict]:
     """Run every planned run in this process, one line per finished run."""
     from subspacelab.config import compose
-    from subspacelab.pipeline.train import run
+    from subspacelab.logging_setup import quiet_known_warnings
+    from subspacelab.pipeline.train import check_trained, run
 
     results = []
     runs = plan(paper, scale)
+    quiet_known_warnings()
     for i, r in enumerate(runs, 1):
-        metrics = run(compose([*r.overrides, *(extra or [])]))
+        cfg = compose([*r.overrides, *(extra or [])])
+        metrics = run(cfg)
+        check_trained(cfg, metrics)
         print(f"[sweep {i}/{len(runs)}] {r.run_name}: test acc {metrics.get('test_acc', float('nan')):.4f}")
         results.append(metrics)
     return results
@@ -38,9 +44,12 @@ def record(paper: str, scale: str) -> None:
     (same config fingerprint) are recorded; others are listed and left for ``dvc repro`` to redo.
     """
     from subspacelab.config import compose
+    from subspacelab.pipeline.dvclocks import repair
     from subspacelab.pipeline.runinfo import fingerprint, read_metrics
     from subspacelab.pipeline.tasks import task_of
 
+    for line in repair(Path(".")):
+        print(f"[record] {line}", flush=True)
     pipeline = f"pipelines/{paper}/dvc.yaml"
     done, other, datasets = [], [], set()
     for r in plan(paper, scale):
@@ -64,6 +73,11 @@ def record(paper: str, scale: str) -> None:
 
 
 def main(argv=None) -> None:
+    with user_errors():
+        _main(argv)
+
+
+def _main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--paper", required=True)
     ap.add_argument("--scale", default="cpu")
@@ -76,12 +90,19 @@ def main(argv=None) -> None:
     )
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = ap.parse_args(argv)
-    for cmd in multirun_commands(args.paper, args.scale):
+    from subspacelab.pipeline.targets import check_target
+
+    check_target(args.paper, args.scale)  # before Hydra or a launcher starts
+    commands = multirun_commands(args.paper, args.scale)
+    for k, cmd in enumerate(commands, 1):
         full = [sys.executable, "-m", "subspacelab.train", "-m", *cmd, *args.overrides]
         if args.launcher != "basic":
             full.append(f"hydra/launcher={args.launcher}")
-        print("[sweep] " + " ".join(full[1:]), flush=True)
-        if not args.dry_run and subprocess.call(full):
+        print(f"[sweep] group {k} of {len(commands)}: " + " ".join(full[1:]), flush=True)
+        rc = 0 if args.dry_run else subprocess.call(full)
+        if rc == EXIT_USER_ERROR:  # the run said what is wrong, in one line
+            sys.exit(rc)
+        if rc:
             sys.exit("a sweep failed; rerun the same command: finished runs are skipped")
     if args.record and not args.dry_run:
         record(args.paper, args.scale)
