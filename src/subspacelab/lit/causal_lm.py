@@ -48,6 +48,8 @@ class CausalLMModule(L.LightningModule):
         loss = self._loss_sum(x, y) / y.numel()
         self.tokens_seen += y.numel() * self.trainer.world_size
         self.log("train/loss", loss, prog_bar=True)
+        # the epoch mean too: a run shorter than trainer.log_every_n_steps logs no step value at all
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True)
         return loss
 
     # -- validation: token-weighted mean over the whole split, summed over ranks -------------------------
@@ -127,6 +129,7 @@ class CausalLMModule(L.LightningModule):
         checkpoint["lm_curve"] = list(self.curve)
         checkpoint["tokens_seen"] = self.tokens_seen
         checkpoint["batches_this_epoch"] = self.batches_this_epoch
+        checkpoint["allreduce"] = [self.comm.bytes, self.comm.calls]  # counted over the whole run
 
     def on_load_checkpoint(self, checkpoint):
         self.recipe.load_state_dict(checkpoint.get("recipe_state", {}))
@@ -134,6 +137,7 @@ class CausalLMModule(L.LightningModule):
             self.recipe.unpack_optimizer_state(state)
         self.curve = [tuple(c) for c in checkpoint.get("lm_curve", [])]
         self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
+        self.comm.bytes, self.comm.calls = (int(v) for v in checkpoint.get("allreduce", (0, 0)))
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "resume_skip"):
             datamodule.resume_skip = int(checkpoint.get("batches_this_epoch", 0))

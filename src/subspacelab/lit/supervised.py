@@ -22,8 +22,7 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from subspacelab.lowrank.schedules import cosine_with_min_lr
-from subspacelab.models.gcr import gcr_param_groups
-from subspacelab.subspace.grassmann import GrassmannSGD
+from subspacelab.subspace.grassmann import GrassmannSGD, manifold_param_groups
 
 
 def kernel_l2(params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -84,6 +83,8 @@ class SupervisedModule(L.LightningModule):
             loss = loss + self.l2 * kernel_l2(params)
         self.train_acc(logits, y)
         self.log("train/loss", loss, prog_bar=True)
+        # the epoch mean too: a run shorter than trainer.log_every_n_steps logs no step value at all
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
@@ -104,7 +105,7 @@ class SupervisedModule(L.LightningModule):
         if self.optimizer_cfg.get("name") == "grassmann_sgd":
             params = [
                 {**g, "params": [p for p in g["params"] if p.requires_grad]}
-                for g in gcr_param_groups(self.net)
+                for g in manifold_param_groups(self.net)
             ]
         else:
             params = [p for p in self.parameters() if p.requires_grad]

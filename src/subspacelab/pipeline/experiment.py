@@ -10,6 +10,7 @@ the same fingerprint, and logs to W&B. The number of worker processes comes from
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import time
 from pathlib import Path
@@ -17,7 +18,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from subspacelab.config import build_experiment, validate
-from subspacelab.pipeline.runinfo import finished_run, peak_rss_mib, process_seconds, resolved, write_json
+from subspacelab.pipeline.runinfo import (
+    environment,
+    finished_run,
+    peak_rss_mib,
+    process_seconds,
+    resolved,
+    write_json,
+)
 
 
 def n_jobs() -> int:
@@ -61,6 +69,12 @@ def _log_to_wandb(cfg: DictConfig, run_dir: Path, run_id: str, metrics: dict) ->
     run.finish()
 
 
+def _is_global_zero() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def run_experiment(cfg: DictConfig) -> dict:
     """Run (or skip, if finished with this fingerprint) one experiment; returns its metrics."""
     validate(cfg)
@@ -73,8 +87,12 @@ def run_experiment(cfg: DictConfig) -> dict:
     experiment = build_experiment(cfg.experiment)
     jobs = n_jobs()
     started = time.time()
-    measured = experiment.run(seed=int(cfg.seed), out_dir=run_dir, n_jobs=jobs)
+    # an experiment that trains through Lightning (``run(..., trainer=)``) gets the run's trainer section
+    placed = {"trainer": cfg.trainer} if "trainer" in inspect.signature(experiment.run).parameters else {}
+    measured = experiment.run(seed=int(cfg.seed), out_dir=run_dir, n_jobs=jobs, **placed)
     seconds = time.time() - started
+    if not _is_global_zero():  # the other ranks of a DDP run record nothing
+        return measured
     run_id = f"{cfg.paper.id}-{cfg.scale.name}-{cfg.run_name}-{fp[:8]}"
     metrics = {
         **measured,
@@ -89,6 +107,7 @@ def run_experiment(cfg: DictConfig) -> dict:
         "process_seconds": process_seconds(),
         "peak_rss_mib": peak_rss_mib(),
         "n_jobs": jobs,
+        "environment": environment(),
         "wandb_run_id": run_id if cfg.logger.name == "wandb" else None,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
