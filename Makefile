@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml report clean
+.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml report clean site chromium-deps
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,11 +34,11 @@ install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, li
 .dvc/config:
 	$(BIN)/dvc init -q $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
 
-reproduce-paper: $(STAMP) .dvc/config ## run PAPER's DVC pipeline at SCALE (FORCE=1: recompute committed runs too)
+reproduce-paper: $(STAMP) .dvc/config ## run PAPER's pipeline at SCALE: DVC for cpu/paper, in-process for smoke (no tracked file changes); FORCE=1 recomputes
 	@$(PY) -m subspacelab.pipeline.reproduce --paper $(PAPER) --scale $(SCALE) $(if $(FORCE),--force)
 
 sweep: $(STAMP) ## run PAPER's grid at SCALE as Hydra multiruns (LAUNCHER=basic|local|slurm); finished runs are skipped
-	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER) $(OVERRIDES)
+	@$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(LAUNCHER) $(OVERRIDES)
 
 cluster-reproduce: $(STAMP) .dvc/config ## sweep on LAUNCHER (default slurm), record the runs in DVC once, then evaluate + report
 	$(PY) -m subspacelab.pipeline.sweep --paper $(PAPER) --scale $(SCALE) --launcher $(if $(filter basic,$(LAUNCHER)),slurm,$(LAUNCHER)) --record $(OVERRIDES)
@@ -50,8 +50,9 @@ report: $(STAMP) ## evaluate + report whatever runs of PAPER/SCALE exist (no tra
 	$(PY) -m subspacelab.pipeline.evaluate --paper $(PAPER) --scale $(SCALE)
 	$(PY) -m subspacelab.pipeline.report --paper $(PAPER) --scale $(SCALE)
 
-dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.yaml
+dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.yaml (and pipelines/code/dvc.yaml)
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
+	$(PY) -m subspacelab.pipeline.dvcgen code
 
 test: $(STAMP) ## run the whole test suite (installs first if needed)
 	$(PY) -m pytest -q
@@ -94,3 +95,13 @@ bench: $(STAMP) ## speed/memory targets: projections vs plain training, analysis
 clean: ## remove caches, logs and smoke runs (keeps .venv, data/ and the committed cpu-scale runs)
 	rm -rf outputs multirun wandb lightning_logs .pytest_cache .ruff_cache runs/*/smoke reports/*/smoke
 	find runs -type d \( -name checkpoints -o -name wandb -o -name .hydra -o -name csv -o -name .submitit \) -prune -exec rm -rf {} + 2>/dev/null || true
+
+site: $(STAMP) ## build the static results site from reports/ into build/site (open build/site/index.html; works offline)
+	$(PY) -m subspacelab.site.build --src build/site-src --out build/site
+
+chromium-deps: ## install Debian's chromium (root; for the results-site browser test); a no-op where present
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium-deps: could not install chromium; the site's browser test will skip"; }
+
+.PHONY: verify
+verify: $(STAMP) ## re-derive PAPER's committed report from its committed runs and diff the verdicts (RERUN=1: retrain into a scratch root first, compare within tolerance)
+	@$(PY) -m subspacelab.pipeline.verify --paper $(PAPER) $(if $(RERUN),--rerun)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from subspacelab.site import bibtex
+from subspacelab.reporting import bibtex
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = sorted((ROOT / "reports").glob("*/comparison.json"))

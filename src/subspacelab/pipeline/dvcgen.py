@@ -167,6 +167,7 @@ REPORT_CODE = [
     "src/subspacelab/reporting",
     "src/subspacelab/pipeline/report.py",
     "src/subspacelab/papers/spec.py",
+    "docs/papers.bib",
 ]
 EVALUATE_CODE = ["src/subspacelab/pipeline/evaluate.py", "src/subspacelab/pipeline/context.py"]
 

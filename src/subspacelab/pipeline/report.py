@@ -17,7 +17,7 @@ from subspacelab.papers import registry
 from subspacelab.pipeline.evaluate import results_path
 from subspacelab.pipeline.runinfo import write_json
 from subspacelab.pipeline.targets import check_target
-from subspacelab.reporting import evaluate_claims
+from subspacelab.reporting import bibtex, evaluate_claims
 from subspacelab.reporting.claims import counts
 from subspacelab.reporting.render import comparison_markdown
 
@@ -164,6 +164,7 @@ def run(
             discussion=discussion.is_file(),
             out_dir=out_dir,
             reports_root=reports_root,
+            bibtex=bibtex.entry(paper),
         )
     )
     if scale == "cpu":

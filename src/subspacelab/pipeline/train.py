@@ -181,6 +181,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
             "environment": environment(),
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+        check_trained(cfg, metrics)  # before anything is published: a zero-step run must not look finished
         torch.save(
             {
                 "state": task.trained_state(module),

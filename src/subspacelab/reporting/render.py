@@ -100,6 +100,7 @@ def comparison_markdown(
     discussion: bool = False,
     out_dir: Path | None = None,
     reports_root: Path | None = None,
+    bibtex: str | None = None,
 ) -> str:
     paper_claims = [c for c in claims if c.get("kind", "paper") == "paper"]
     checks = [c for c in claims if c.get("kind") == "check"]
@@ -142,6 +143,8 @@ def comparison_markdown(
             else "../discussion.md"
         )
         lines += ["", f"What these results mean, and what did not reproduce: [discussion]({link})."]
+    if bibtex:
+        lines += ["", "## Cite the paper", "", "```bibtex", bibtex.strip(), "```"]
     return "\n".join(lines) + "\n"
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from subspacelab.reporting.bibtex import BIB
 from subspacelab.site import catalogue
-from subspacelab.site.bibtex import BIB
 from subspacelab.site.pages import index_page, paper_href, write_paper
 
 ASSETS = {"js/filter.js": "filter.js", "css/site.css": "site.css"}

@@ -13,8 +13,8 @@ import shutil
 from html import escape
 from pathlib import Path
 
+from subspacelab.reporting.bibtex import entry as bibtex_entry
 from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED, VERDICTS
-from subspacelab.site.bibtex import entry as bibtex_entry
 from subspacelab.site.catalogue import NOT_IMPLEMENTED, Paper
 
 VERDICT_LABELS = {
