@@ -1,18 +1,29 @@
-"""The diffusion harness through Lightning: the same denoising objective as the plain loop, the Stiefel
-constraint kept around every optimiser step, and DDP ranks that end identical."""
+"""The diffusion harness through Lightning (``lit.diffusion.fit_denoiser`` over ``lit.fit.fit``): the steps of
+the plain loop exactly, the Stiefel constraint kept around every optimiser step, and the five tests of a training
+method (DESIGN.md): 2 DDP ranks end identical, accumulated micro-batches equal one larger batch, a resumed run
+equals an uninterrupted one, seeds reproduce, checkpoints load with ``weights_only=True``."""
 
 import json
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
-from subspacelab.diffusion.losses import NoiseLevels
+from subspacelab.diffusion.losses import (
+    NoiseLevels,
+    NoisyBatch,
+    TrainConfig,
+    denoising_loss,
+    noisy_batch,
+    train_denoiser,
+)
+from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, molr_mog_truth, warm_start
 from subspacelab.diffusion.molrg import LowRankMoLRGDenoiser
-from subspacelab.lit.diffusion import fit_denoiser
+from subspacelab.lit.diffusion import fit_denoiser, loss_history
 from subspacelab.numerics import union_of_subspaces as uos
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -24,7 +35,7 @@ def test_lightning_training_of_the_low_rank_dae_finds_the_pca_subspace():
     X, _ = uos.sample_union(bases, 30, seed=6, noise=0.15)
     pca = uos.top_subspace(X, 2)
     model = LowRankMoLRGDenoiser(12, [2], seed=1)
-    trainer = fit_denoiser(model, X.repeat(40, 1), NoiseLevels("edm"), steps=300, lr=0.05, batch=1024)
+    trainer = fit_denoiser(model, X.repeat(40, 1), NoiseLevels("edm"), steps=300, lr=0.05, batch=1024).trainer
     assert trainer.global_step == 300
     assert model.orthonormality_error() < 1e-12
     assert uos.projector_distance(model.bases()[0], pca) < 0.03
@@ -52,6 +63,80 @@ def test_lightning_training_lowers_the_molr_mog_score_error():
     assert error() < 0.5 * before and m.orthonormality_error() < 1e-12
 
 
+def _data():
+    bases = uos.random_bases(16, [2, 2], seed=5)
+    X, _ = uos.sample_union(bases, 8, seed=6)
+    return X
+
+
+def _lowrank():
+    return LowRankMoLRGDenoiser(16, [2, 2], seed=1, replicas=2)
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize(
+    "make", [_lowrank, lambda: MLPDenoiser(16, 32, 3, sigma_data=0.5, seed=2)], ids=["lowrank", "mlp"]
+)
+def test_one_process_takes_exactly_the_steps_of_the_plain_loop(make):
+    """Same rows, same noise, same updates as ``losses.train_denoiser`` with the same seed: bit for bit."""
+    X = _data()
+    plain, lit = make(), make()
+    hist = train_denoiser(plain, X, NoiseLevels("edm"), TrainConfig(60, 0.05, 32, seed=7))
+    module = fit_denoiser(lit, X, NoiseLevels("edm"), 60, 0.05, 32, seed=7)
+    assert torch.equal(_params(plain), _params(lit))
+    assert loss_history(module.losses, 60) == hist
+
+
+def test_accumulated_micro_batches_equal_one_larger_batch():
+    """Two micro-batches of 16 accumulated = one step on the batch of their 32 rows with the same noise (the loss is
+    a mean over rows), projection and retraction included."""
+    X, seed, levels = _data(), 11, NoiseLevels("edm")
+    acc, big = _lowrank(), _lowrank()
+    fit_denoiser(acc, X, levels, 1, 0.05, 16, seed=seed, accumulate_grad_batches=2)
+
+    rng, gen = np.random.default_rng([seed, 3]), torch.Generator().manual_seed(seed)
+    parts = [
+        noisy_batch(X[torch.from_numpy(rng.integers(0, len(X), size=16))], levels, gen) for _ in range(2)
+    ]
+    batch = NoisyBatch(
+        *(torch.cat([getattr(p, f) for p in parts]) for f in ("x0", "xt", "s", "gamma", "weight", "eps"))
+    )
+    opt = torch.optim.Adam(big.parameters(), lr=0.05)
+    denoising_loss(big, batch).backward()
+    big.project_gradients()
+    opt.step()
+    big.retract()
+    assert torch.allclose(_params(acc), _params(big), atol=1e-10)
+    assert not torch.equal(_params(acc), _params(_lowrank()))
+
+
+def test_resume_from_checkpoint_equals_an_uninterrupted_run_and_checkpoints_hold_plain_tensors(tmp_path):
+    X, levels = _data(), NoiseLevels("edm")
+    straight = fit_denoiser(_lowrank(), X, levels, 10, 0.05, 16, seed=3, steps_per_epoch=5)
+    first = fit_denoiser(_lowrank(), X, levels, 10, 0.05, 16, seed=3, steps_per_epoch=5, max_epochs=1)
+    assert first.trainer.global_step == 5
+    ckpt = tmp_path / "half.ckpt"
+    first.trainer.save_checkpoint(ckpt)
+    resumed = fit_denoiser(
+        LowRankMoLRGDenoiser(16, [2, 2], seed=99, replicas=2), X, levels, 10, 0.05, 16, seed=3,
+        steps_per_epoch=5, ckpt_path=str(ckpt),
+    )  # fmt: skip
+    assert torch.equal(_params(straight.denoiser), _params(resumed.denoiser))
+    assert resumed.losses == straight.losses[5:]
+    state = torch.load(ckpt, weights_only=True)
+    assert {"state_dict", "optimizer_states", "lr_schedulers", "generator_states"} <= set(state)
+
+
+def test_a_seed_reproduces_its_run_and_another_seed_does_not():
+    X, levels = _data(), NoiseLevels("edm")
+    a, b, c = (fit_denoiser(_lowrank(), X, levels, 20, 0.05, 16, seed=s) for s in (4, 4, 5))
+    assert torch.equal(_params(a.denoiser), _params(b.denoiser)) and a.losses == b.losses
+    assert not torch.equal(_params(a.denoiser), _params(c.denoiser))
+
+
 SCRIPT = """
 import json, sys
 import torch
@@ -67,7 +152,7 @@ X, _ = truth.sample(256, seed=3)
 model = MoLRMoGDenoiser(12, 2, 3, 2, seed=0)
 agree = RankAgreement()
 trainer = fit_denoiser(model, X, NoiseLevels("edm", sigma_data=0.5), steps=8, lr=0.05, batch=32,
-                       callbacks=[agree], devices=2, strategy="ddp")
+                       callbacks=[agree], trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp"}).trainer
 if trainer.global_rank == 0:
     json.dump({"world_size": trainer.world_size, "max_abs_diff": agree.max_abs_diff,
                "orthonormality": model.orthonormality_error()}, open(sys.argv[1], "w"))

@@ -12,7 +12,9 @@ Diffusion Spectral Entropy" (arXiv 2312.04823). The measurement protocol follows
 - one measurement before training ("epoch 0") and one after every training epoch.
 
 The estimators themselves live in ``subspacelab.analysis.information``; this module only gathers the data and
-calls them. ``DiffusionEntropyCallback`` is a Lightning callback; ``representation_measures`` is the plain
+calls them. Under DDP each rank pushes its share of the probe rows through its network (rank 0's batch-norm
+statistics first copied to every rank, the parameters being identical) and the rows are gathered in probe order
+(``trainer.strategy.all_gather``), so every rank measures the whole probe set, as one process does. ``DiffusionEntropyCallback`` is a Lightning callback; ``representation_measures`` is the plain
 function it calls (usable without Lightning).
 """
 
@@ -191,12 +193,33 @@ class DiffusionEntropyCallback(L.Callback):
 
     # -- measuring ------------------------------------------------------------------------------
 
-    def measure(self, pl_module: nn.Module, epoch: int, train_acc: float | None = None) -> dict[str, Any]:
+    def _activations(self, pl_module: nn.Module, trainer=None) -> dict[str, torch.Tensor]:
+        """The representation and the logits of every probe row, in probe order (gathered over ranks)."""
+        targets = {"z": pl_module.get_submodule(self.layer), "logits": pl_module}
+        world = trainer.world_size if trainer is not None else 1
+        if world == 1:
+            return capture_activations(pl_module, targets, self.probe)
+        batches = list(self.probe)
+        x = torch.cat([torch.as_tensor(b[0]) for b in batches])
+        size = max(len(batches[0][0]), 1)
+        rows = -(-len(x) // world)  # rows per rank; the last rank's share padded with rows of the probe
+        idx = torch.arange(trainer.global_rank * rows, (trainer.global_rank + 1) * rows) % len(x)
+        _copy_rank_zero_buffers(pl_module)
+        mine = [x[idx[i : i + size]] for i in range(0, rows, size)]
+        acts = capture_activations(pl_module, targets, mine)
+        out = {}
+        for name, a in acts.items():
+            gathered = trainer.strategy.all_gather(a.to(pl_module.device).contiguous())  # (world, rows, ...)
+            out[name] = gathered.reshape(world * rows, *a.shape[1:])[: len(x)].cpu()
+        return out
+
+    def measure(
+        self, pl_module: nn.Module, epoch: int, train_acc: float | None = None, trainer=None
+    ) -> dict[str, Any]:
+        """One record (see the class doc). ``trainer``: the fitting Trainer, for the DDP ranks (None: one process)."""
         started = time.perf_counter()
         clusters = self._clusters()
-        acts = capture_activations(
-            pl_module, {"z": pl_module.get_submodule(self.layer), "logits": pl_module}, self.probe
-        )
+        acts = self._activations(pl_module, trainer)
         y, _ = self._labels_and_inputs()
         rec: dict[str, Any] = {"epoch": int(epoch)}
         rec.update(representation_measures(acts["z"], y, clusters, **self.settings))
@@ -218,11 +241,18 @@ class DiffusionEntropyCallback(L.Callback):
 
     def on_train_start(self, trainer, pl_module):
         if self.measure_initial and not self.records:
-            self.measure(pl_module, 0)
+            self.measure(pl_module, 0, trainer=trainer)
 
     def on_train_epoch_end(self, trainer, pl_module):
         metric = getattr(pl_module, "train_acc", None)
         train_acc = None
         if metric is not None and getattr(metric, "update_count", 1) > 0:
             train_acc = float(metric.compute())
-        self.measure(pl_module, trainer.current_epoch + 1, train_acc)
+        self.measure(pl_module, trainer.current_epoch + 1, train_acc, trainer=trainer)
+
+
+def _copy_rank_zero_buffers(module: nn.Module) -> None:
+    """Rank 0's buffers (batch-norm running statistics) on every rank: plain DDP broadcasts them only at the
+    start of a training forward, so after the last step each rank holds its own update."""
+    for b in module.buffers():
+        torch.distributed.broadcast(b.data, src=0)

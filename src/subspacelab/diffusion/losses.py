@@ -1,4 +1,4 @@
-"""Training objectives of diffusion models and a plain training loop for any denoiser.
+"""Training objectives of diffusion models and a plain reference training loop for any denoiser.
 
 A denoiser is any callable D(x_t, s, γ) -> x̂_0 (an estimate of E[x_0 | x_t]); s and γ are scalars or
 (B,) tensors. Forward process x_t = s x_0 + γ ε with the noise level drawn by a ``NoiseLevels``:
@@ -143,7 +143,10 @@ class TrainConfig:
 
 
 def train_denoiser(model: nn.Module, x0: Tensor, levels: NoiseLevels, cfg: TrainConfig) -> list[float]:
-    """Adam (cosine-decayed learning rate unless ``cfg.cosine`` is False) on the weighted denoising loss
+    """The plain reference loop of the denoising objective. ``lit.diffusion.fit_denoiser`` (Lightning, what
+    molrg_diffusion trains with) takes exactly these steps on one process, checked bit for bit by a test;
+    molr_mog still calls this loop.
+    Adam (cosine-decayed learning rate unless ``cfg.cosine`` is False) on the weighted denoising loss
     over minibatches drawn with replacement from the training set x0. A model with ``project_gradients`` /
     ``retract`` (a Stiefel-constrained one) has them called around every step. Returns the loss every 1%
     of the steps (at least one value)."""

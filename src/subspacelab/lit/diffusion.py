@@ -1,15 +1,16 @@
-"""A diffusion denoiser trained by Lightning: the denoising loss of ``diffusion.losses`` for any denoiser
-module, so the same model runs on one CPU, one GPU or several under DDP.
+"""A diffusion denoiser trained by Lightning: the denoising loss of ``diffusion.losses`` for any denoiser module,
+on one CPU, one GPU or several processes under DDP (the MoLRG diffusion paper's experiment trains through
+``fit_denoiser``).
 
-- ``DenoisingModule``: the loss λ ||D(x_t) − x_0||² with noise levels from a ``NoiseLevels`` (each rank draws
-  its own noise from ``seed + rank``), Adam with a cosine-decayed learning rate over ``steps``; a denoiser with
-  ``project_gradients`` / ``retract`` (Stiefel-constrained bases) has them called around every optimiser step,
-  after DDP has averaged the gradients, so every rank takes the same step.
-- ``fit_denoiser``: trains a denoiser on the rows of a tensor for ``steps`` steps (Trainer options passed on).
-
-The paper experiments train thousands of tiny denoisers in-process with the plain loop
-``diffusion.losses.train_denoiser`` (no Trainer start-up per fit); this module is the same objective for a
-denoiser worth a GPU or several.
+- ``DenoisingModule``: the loss λ ||D(x_t) − x_0||² with noise levels from a ``NoiseLevels``, drawn from the
+  rank's generator (``lit.generators.RankGenerator``: seed + rank, checkpointed), Adam with a cosine-decayed
+  learning rate over ``steps``; a denoiser with ``project_gradients`` / ``retract`` (Stiefel-constrained bases)
+  has them called around every optimiser step, after DDP has averaged the gradients, so every rank takes the
+  same step. ``losses`` holds the training loss of every step (this rank's).
+- ``fit_denoiser``: trains a denoiser on the rows of a tensor for ``steps`` steps through ``lit.fit.fit``, in
+  global batches drawn with replacement (``lit.batches.DrawnWithReplacement``). On one process it takes the
+  steps of the plain loop ``diffusion.losses.train_denoiser`` with the same seed: same rows, same noise, same
+  updates.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from subspacelab.diffusion.losses import NoiseLevels, denoising_loss, noisy_batch
+from subspacelab.diffusion.losses import NoiseLevels, NoisyBatch, denoising_loss, noisy_batch
+from subspacelab.lit.batches import DrawnWithReplacement, TensorData
+from subspacelab.lit.fit import fit
+from subspacelab.lit.generators import RankGenerator
 
 
-class DenoisingModule(L.LightningModule):
+class DenoisingModule(RankGenerator, L.LightningModule):
     def __init__(
         self, denoiser: nn.Module, levels: NoiseLevels, lr: float = 1e-2, steps: int = 1000, seed: int = 0
     ):
@@ -35,17 +39,23 @@ class DenoisingModule(L.LightningModule):
             int(steps),
             int(seed),
         )
-        self._gen: torch.Generator | None = None
+        self.losses: list[float] = []
 
-    def on_train_start(self) -> None:
-        self._gen = torch.Generator().manual_seed(self.seed + self.global_rank)
+    def noisy(self, x0: Tensor) -> NoisyBatch:
+        """The noisy batch of the clean rows x0: noise drawn on the CPU generator, then moved."""
+        b = noisy_batch(x0.cpu(), self.levels, self.generator)
+        b.x0, b.xt, b.s, b.gamma, b.weight, b.eps = (
+            t.to(self.device) for t in (b.x0, b.xt, b.s, b.gamma, b.weight, b.eps)
+        )
+        return b
+
+    def on_fit_start(self) -> None:
+        self.denoiser.train()
 
     def training_step(self, batch, batch_idx) -> Tensor:
         (x0,) = batch
-        b = noisy_batch(x0.cpu(), self.levels, self._gen)  # noise drawn on the CPU generator, then moved
-        b.xt, b.x0, b.s, b.gamma, b.weight = (t.to(self.device) for t in (b.xt, b.x0, b.s, b.gamma, b.weight))
-        loss = denoising_loss(self.denoiser, b)
-        self.log("train/loss", loss, prog_bar=True)
+        loss = denoising_loss(self.denoiser, self.noisy(x0))
+        self.losses.append(float(loss.detach()))
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -62,6 +72,19 @@ class DenoisingModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+def denoiser_data(X: Tensor, batch: int, seed: int, steps_per_epoch: int) -> TensorData:
+    """The rows of X in global batches of ``batch`` drawn with replacement (stream seeded by ``seed``)."""
+    return TensorData(
+        X, sampler=lambda n, world, rank: DrawnWithReplacement(n, batch, seed, steps_per_epoch, world, rank)
+    )
+
+
+def loss_history(losses: list[float], steps: int) -> list[float]:
+    """The losses of every 1% of the steps and of the last step (what ``losses.train_denoiser`` returns)."""
+    every = max(1, steps // 100)
+    return [v for step, v in enumerate(losses) if step % every == 0 or step == steps - 1]
+
+
 def fit_denoiser(
     denoiser: nn.Module,
     X: Tensor,
@@ -70,30 +93,32 @@ def fit_denoiser(
     lr: float = 1e-2,
     batch: int = 256,
     seed: int = 0,
+    *,
+    steps_per_epoch: int | None = None,
+    trainer=None,
     callbacks=(),
-    **trainer_kwargs,
-) -> L.Trainer:
-    """Train ``denoiser`` on the rows of X for ``steps`` optimiser steps (minibatches reshuffled every epoch;
-    under DDP each rank gets its shard). ``trainer_kwargs`` go to ``L.Trainer`` (accelerator, devices,
-    strategy, ...)."""
+    ckpt_path: str | None = None,
+    **options,
+) -> DenoisingModule:
+    """Train ``denoiser`` on the rows of X for ``steps`` optimiser steps in global batches of ``batch`` (each of W
+    ranks gets batch / W), rows and noise drawn from ``seed``. ``steps_per_epoch`` (default: all the steps in one
+    epoch; counted in batches, so with gradient accumulation k it is k times the optimiser steps; it must divide
+    them) only marks where a run can stop and resume. ``trainer``: the run's trainer section (placement);
+    ``options`` go to the Trainer. Returns the fitted module (``.losses``: every step's loss)."""
     dtype = next(denoiser.parameters()).dtype
-    data = torch.utils.data.TensorDataset(X.to(dtype))
-    loader = torch.utils.data.DataLoader(
-        data,
-        batch_size=batch,
-        shuffle=True,
-        drop_last=X.shape[0] >= batch,
-        generator=torch.Generator().manual_seed(seed),
+    batches = steps * int(options.get("accumulate_grad_batches", 1))
+    per_epoch = steps_per_epoch or batches
+    if batches % per_epoch:
+        raise ValueError(f"steps_per_epoch={per_epoch} must divide the {batches} batches of the run")
+    module = DenoisingModule(denoiser, levels, lr, steps, seed)
+    return fit(
+        module,
+        denoiser_data(X.to(dtype), batch, seed, per_epoch),
+        trainer=trainer,
+        seed=seed,
+        callbacks=callbacks,
+        ckpt_path=ckpt_path,
+        # stopped by epochs, not max_steps: Lightning resumes a max_steps run at an epoch boundary one batch
+        # into the wrong epoch
+        **{"max_epochs": batches // per_epoch, **options},
     )
-    opts = {
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        **trainer_kwargs,
-    }
-    trainer = L.Trainer(max_steps=steps, callbacks=list(callbacks), **opts)
-    trainer.fit(DenoisingModule(denoiser, levels, lr, steps, seed), train_dataloaders=loader)
-    return trainer

@@ -1,27 +1,36 @@
-"""MLC (Ding et al., ICCV 2023) trained by Lightning: the same objective as the paper experiment's plain loop
-(``subspacelab.papers.mlc.experiment``), so it runs on one CPU, one GPU or several under DDP.
+"""MLC (Ding et al., ICCV 2023) trained by Lightning: the TCR pre-training and the MLC objective of
+``clustering.mlc``, on one CPU, one GPU or several processes under DDP (the MLC paper's experiment trains
+through ``fit_mlc``).
 
 - ``MLCModule``: ``stage="tcr"`` trains the TCR pre-training loss, ``stage="mlc"`` the MLC loss −R(Z) + R_c(Z, Γ)
-  with Γ = Sinkhorn(C Cᵀ) on two augmented views of every batch (``clustering.mlc.tcr_step`` / ``mlc_step``, the
-  functions the plain loop calls). Each rank draws its augmentations from ``seed + rank``. Under DDP every rank
-  computes R, R_c and Γ on its own shard of the batch (Γ couples only the samples of one rank's batch), and DDP
-  averages the gradients, so every rank takes the same step. Adam with one learning rate for the backbone
-  (frozen when 0) and one for the heads, as ``papers.mlc.experiment.mlc_optimizer``.
-- ``fit_mlc``: trains a ``clustering.mlc.MLCNet`` on a tensor of images for ``steps`` steps (Trainer options passed on).
+  with Γ = Sinkhorn(C Cᵀ) on two augmented views of every batch (``clustering.mlc.tcr_step`` / ``mlc_step``).
+  Augmentations come from the rank's generator (``lit.generators.RankGenerator``: seed + rank, checkpointed).
+  Under DDP every rank computes R, R_c and Γ on its own slice of the global batch (Γ couples only the samples of
+  one rank's slice: the objective of W ranks is that of W micro-batches, not of one W-times batch), and DDP
+  averages the gradients, so every rank takes the same step. Adam with ``lr_backbone`` on the backbone (frozen
+  when 0) and ``lr_heads`` on the heads (the cluster head only in the MLC stage). ``history`` holds one row per
+  epoch: the mean of each training statistic over the epoch's steps (and over ranks).
+- ``fit_mlc``: trains a ``clustering.mlc.MLCNet`` on a tensor of images through ``lit.fit.fit``, in full global
+  batches of a seeded per-epoch shuffle (``lit.batches.EpochShuffle``).
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import lightning as L
 import torch
 from torch import Tensor
 
 from subspacelab.clustering import mlc as M
+from subspacelab.lit.batches import EpochShuffle, TensorData
+from subspacelab.lit.fit import fit
+from subspacelab.lit.generators import RankGenerator
 
 STAGES = ("tcr", "mlc")
 
 
-class MLCModule(L.LightningModule):
+class MLCModule(RankGenerator, L.LightningModule):
     def __init__(
         self,
         net: M.MLCNet,
@@ -48,67 +57,87 @@ class MLCModule(L.LightningModule):
             float(tcr_lambda),
         )
         self.seed = int(seed)
-        self._gen: torch.Generator | None = None
+        self.history: list[dict] = []
+        self._stats: dict[str, list[float]] = defaultdict(list)
 
-    def on_train_start(self) -> None:
-        self._gen = torch.Generator().manual_seed(self.seed + self.global_rank)
+    def on_fit_start(self) -> None:
+        self.net.train()  # Lightning keeps the modes it finds; a read-out before the fit left eval mode
 
     def training_step(self, batch, batch_idx) -> Tensor:
         (x,) = batch
+        gen = self.generator
         if self.stage == "tcr":
-            loss, stats = M.tcr_step(self.net, x, self._gen, self.eps2, self.tcr_lambda)
+            loss, stats = M.tcr_step(self.net, x, gen, self.eps2, self.tcr_lambda)
         else:
-            loss, stats = M.mlc_step(self.net, x, self._gen, self.eps2, self.eta, self.sinkhorn_iters)
+            loss, stats = M.mlc_step(self.net, x, gen, self.eps2, self.eta, self.sinkhorn_iters)
         for key, v in stats.items():
-            self.log(f"train/{key}", v, prog_bar=key == "loss")
+            self._stats[key].append(float(v))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        keys = sorted(self._stats)
+        means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
+        if self.trainer.world_size > 1:
+            means = self.trainer.strategy.reduce(means, reduce_op="mean")
+        self.history.append({"epoch": self.current_epoch + 1, **dict(zip(keys, means.tolist(), strict=True))})
+        self._stats.clear()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["mlc_history"] = [dict(row) for row in self.history]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.history = [dict(row) for row in checkpoint.get("mlc_history", [])]
+
+    def setup(self, stage: str) -> None:
+        """Freeze what this stage does not train: before DDP wraps the module, so DDP expects no gradient there."""
+        for p in self.net.cluster_head.parameters():
+            p.requires_grad_(self.stage == "mlc")  # the cluster head is not used by TCR
+        for p in self.net.backbone.parameters():
+            p.requires_grad_(self.lr_backbone > 0)
 
     def configure_optimizers(self):
         heads = [*self.net.pre_feature.parameters(), *self.net.feature_head.parameters()]
         if self.stage == "mlc":
             heads += list(self.net.cluster_head.parameters())
         groups = [{"params": heads, "lr": self.lr_heads}]
-        for p in self.net.backbone.parameters():
-            p.requires_grad_(self.lr_backbone > 0)
         if self.lr_backbone > 0:
             groups.append({"params": list(self.net.backbone.parameters()), "lr": self.lr_backbone})
-        if self.stage == "tcr":  # the cluster head is not used by TCR
-            for p in self.net.cluster_head.parameters():
-                p.requires_grad_(False)
         return torch.optim.Adam(groups)
+
+
+def mlc_data(X: Tensor, batch: int, seed: int) -> TensorData:
+    """The images X in full global batches of ``batch`` of a per-epoch shuffle seeded by ``seed``."""
+    return TensorData(X, sampler=lambda n, world, rank: EpochShuffle(n, batch, seed, world, rank))
 
 
 def fit_mlc(
     net: M.MLCNet,
     X: Tensor,
-    steps: int,
+    *,
     stage: str = "mlc",
+    epochs: int | None = None,
+    steps: int = -1,
     batch: int = 512,
     seed: int = 0,
+    trainer=None,
     callbacks=(),
+    ckpt_path: str | None = None,
     module_kwargs: dict | None = None,
-    **trainer_kwargs,
-) -> L.Trainer:
-    """Train ``net`` on the images X (N, C, H, W in [0, 1]) for ``steps`` optimiser steps (minibatches reshuffled
-    every epoch; under DDP each rank gets its shard). ``module_kwargs`` go to ``MLCModule``, ``trainer_kwargs`` to
-    ``L.Trainer`` (accelerator, devices, strategy, ...)."""
-    data = torch.utils.data.TensorDataset(X)
-    loader = torch.utils.data.DataLoader(
-        data,
-        batch_size=batch,
-        shuffle=True,
-        drop_last=X.shape[0] >= batch,
-        generator=torch.Generator().manual_seed(seed),
+    **options,
+) -> MLCModule:
+    """Train ``net`` on the images X (N, C, H, W in [0, 1]) for ``epochs`` epochs (or ``steps`` optimiser steps)
+    in global batches of ``batch`` (each of W ranks gets batch / W); data order and augmentations drawn from
+    ``seed``. ``trainer``: the run's trainer section (placement); ``module_kwargs`` go to ``MLCModule``,
+    ``options`` to the Trainer. Returns the fitted module (``.history``: one row per epoch)."""
+    module = MLCModule(net, stage, seed=seed, **(module_kwargs or {}))
+    return fit(
+        module,
+        mlc_data(X, batch, seed),
+        trainer=trainer,
+        seed=seed,
+        callbacks=callbacks,
+        ckpt_path=ckpt_path,
+        **{"max_epochs": epochs, "max_steps": steps, **options},
     )
-    opts = {
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        **trainer_kwargs,
-    }
-    trainer = L.Trainer(max_steps=steps, callbacks=list(callbacks), **opts)
-    trainer.fit(MLCModule(net, stage, seed=seed, **(module_kwargs or {})), train_dataloaders=loader)
-    return trainer

@@ -9,8 +9,8 @@ One run is one ``study``:
   D, every noise level, ``repetitions`` draws; DSE (for every t in ``toy_t_values``) against the binned classic
   Shannon entropy CSE of the same points.
 - ``training``: a small network trained with the project's stack (VisionDataModule, build_model,
-  SupervisedModule, lightning.Trainer) on clean (true) or randomly permuted labels; after every epoch (and before the
-  first) ``DiffusionEntropyCallback`` records DSE(Z), DSMI(Z; Y), DSMI(Z; X) and the classic CSE/CSMI of the
+  SupervisedModule, ``lit.fit.fit`` placed by the run's trainer section) on clean (true) or randomly permuted
+  labels; after every epoch (and before the first) ``DiffusionEntropyCallback`` records DSE(Z), DSMI(Z; Y), DSMI(Z; X) and the classic CSE/CSMI of the
   penultimate-layer output Z on a fixed probe set of test images (official
   ``src/main_studies/training_dynamic/01_train_embeddings.py``).
 """
@@ -175,13 +175,15 @@ class Experiment:
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name}: must be > 0")
 
-    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
+        """``trainer``: the run's trainer section, where the training study trains (default one CPU process;
+        under DDP the callback gathers the probe over ranks and rank 0 writes the trials)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         return (
             self._run_toy(int(seed), out_dir, n_jobs)
             if self.study == "toy"
-            else self._run_training(int(seed), out_dir)
+            else self._run_training(int(seed), out_dir, trainer)
         )
 
     # -- toy -------------------------------------------------------------------------------------
@@ -251,15 +253,15 @@ class Experiment:
 
     # -- training --------------------------------------------------------------------------------
 
-    def _run_training(self, seed: int, out_dir: Path) -> dict:
-        import lightning as L
-
+    def _run_training(self, seed: int, out_dir: Path, trainer=None) -> dict:
         from subspacelab.analysis.dse_callback import DiffusionEntropyCallback, penultimate_layer
         from subspacelab.data.vision import DATASETS as INFO
         from subspacelab.data.vision import VisionDataModule
         from subspacelab.lit import SupervisedModule
-        from subspacelab.methods import apply_method
+        from subspacelab.lit.fit import fit, is_global_zero, world_size
+        from subspacelab.methods.full import full_space
         from subspacelab.models import build_model
+        from subspacelab.models.vision import MLP, ConvNet, LeNet
 
         dm = VisionDataModule(
             name=self.dataset,
@@ -276,9 +278,10 @@ class Experiment:
         if self.labels == "random":
             dm.train_set = PermutedLabels(dm.train_set, trial_seed(seed, "dse-random-labels"))
         info = INFO[self.dataset]
-        backbone = build_model(self.arch, seed=seed, in_shape=info.in_shape, num_classes=info.num_classes)
+        builder = {"mlp": MLP, "lenet": LeNet, "convnet": ConvNet}[self.arch]
+        backbone = build_model(builder, seed=seed, in_shape=info.in_shape, num_classes=info.num_classes)
         module = SupervisedModule(
-            apply_method("full", backbone),
+            full_space(backbone),
             info.num_classes,
             optimizer={"name": self.optimizer, "lr": self.lr},
         )
@@ -295,23 +298,19 @@ class Experiment:
             cluster_seed=0,
             seed=0,
         )
-        trainer = L.Trainer(
-            accelerator="auto",
-            devices=1,
-            max_epochs=self.epochs,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
+        fit(
+            module,
+            dm,
+            trainer=trainer,
+            seed=seed,
             callbacks=[callback],
+            max_epochs=self.epochs,
+            limit_val_batches=0,
             default_root_dir=str(out_dir),
         )
-        L.seed_everything(seed, verbose=False)
-        trainer.fit(module, datamodule=dm)
         recs = callback.records
-        write_trials(out_dir / "trials.csv", recs)
+        if is_global_zero():
+            write_trials(out_dir / "trials.csv", recs)
         first, last = recs[0], recs[-1]
         points = [{"kind": "epoch", "dataset": self.dataset, "labels": self.labels, **r} for r in recs]
         summary = {
@@ -323,6 +322,7 @@ class Experiment:
             "epochs": self.epochs,
             "data_exact": bool(dm.provenance.get("exact", True)),
             "data_note": dm.provenance.get("note", ""),
+            "world_size": world_size(),
         }
         for m in (
             "dse_z",

@@ -1,5 +1,7 @@
 """What a run of the MLC paper executes (one ``Experiment.run``). The maths is in ``subspacelab.clustering.mlc``;
-the Lightning module with the same objective in ``subspacelab.lit.mlc``.
+TCR and MLC train through Lightning (``subspacelab.lit.mlc.fit_mlc``), placed by the run's ``trainer`` section
+(one CPU by default; ``trainer=ddp trainer.devices=2`` trains on two processes, each with its slice of every
+batch, and the read-out and baselines then run on rank 0's network, identical on every rank).
 
 One run = one (dataset, seed), CPU-scale analogue of the paper's CIFAR protocol (docs/research/mlc.md §8):
 
@@ -22,10 +24,10 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 
@@ -33,6 +35,8 @@ from subspacelab.clustering import mlc as M
 from subspacelab.clustering import run_method, scores
 from subspacelab.clustering.baselines import spectral_from_affinity
 from subspacelab.experiments.harness import trial_seed
+from subspacelab.lit.fit import world_size
+from subspacelab.lit.mlc import fit_mlc
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 BACKBONES = ("cnn", "resnet18")
@@ -131,7 +135,7 @@ class Experiment:
         keep = keep[torch.randperm(len(keep), generator=gen)]
         return x[keep].float() / 255.0, y[keep].numpy()
 
-    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
         # one thread: two BLAS threads competing with another process on 2 cores were ~100x slower here
         torch.set_num_threads(1)
         started = time.perf_counter()
@@ -146,7 +150,7 @@ class Experiment:
             "parameters": sum(p.numel() for p in net.parameters()),
         }
         t0 = time.perf_counter()
-        out["tcr_log"] = train_tcr(net, X, self, trial_seed(seed, "tcr"))
+        out["tcr_log"] = train_tcr(net, X, self, trial_seed(seed, "tcr"), trainer)
         out["tcr_seconds"] = time.perf_counter() - t0
         tcr_state = copy.deepcopy(net.state_dict())
         Z_tcr, _ = embed(net, X)
@@ -155,7 +159,7 @@ class Experiment:
         # MLC from the one-shot init
         M.copy_feature_to_cluster_head(net)
         t0 = time.perf_counter()
-        out["mlc_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"))
+        out["mlc_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"), trainer)
         out["mlc_seconds"] = time.perf_counter() - t0
         Z_mlc, C_mlc = embed(net, X)
         results = {
@@ -177,7 +181,7 @@ class Experiment:
             net.load_state_dict(tcr_state)
             M.reset_cluster_head(net, trial_seed(seed, "random-head"))
             t0 = time.perf_counter()
-            out["mlc_random_init_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"))
+            out["mlc_random_init_log"] = train_mlc(net, X, y, self, trial_seed(seed, "mlc"), trainer)
             out["mlc_random_init_seconds"] = time.perf_counter() - t0
             _, C_rand = embed(net, X)
             results["mlc_random_init"] = readout(C_rand[ro], y[ro], k, self.eta, self.readout_iters, seed)
@@ -222,6 +226,7 @@ class Experiment:
         for m, r in results.items():
             for key in ("acc", "nmi", "ari"):
                 out[f"{m}_{key}"] = r[key]
+        out["world_size"] = world_size()
         out["seconds"] = time.perf_counter() - started
         return out
 
@@ -241,85 +246,98 @@ def resnet18_cifar(in_channels: int = 3) -> torch.nn.Module:
     return r
 
 
-def _batches(n: int, batch: int, gen: torch.Generator):
-    perm = torch.randperm(n, generator=gen)
-    return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]  # full batches only
+def train_tcr(net: M.MLCNet, X: torch.Tensor, exp: Experiment, seed: int, trainer=None) -> list[dict]:
+    """TCR pre-training (the cluster head is unused): Adam at ``tcr_lr`` on everything else, ``tcr_epochs``
+    epochs; one row per epoch with the mean training statistics."""
+    if exp.tcr_epochs == 0:
+        return []
+    lr = {
+        "lr_backbone": exp.tcr_lr,
+        "lr_heads": exp.tcr_lr,
+        "eps2": exp.tcr_eps2,
+        "tcr_lambda": exp.tcr_lambda,
+    }
+    module = fit_mlc(
+        net,
+        X,
+        stage="tcr",
+        epochs=exp.tcr_epochs,
+        batch=exp.batch,
+        seed=seed,
+        trainer=trainer,
+        module_kwargs=lr,
+    )
+    for row in module.history:
+        print(f"  TCR epoch {row['epoch']}: loss {row['loss']:.2f} cos {row['cos']:.3f}", flush=True)
+    _train_everything(net)
+    return module.history
 
 
-def train_tcr(net: M.MLCNet, X: torch.Tensor, exp: Experiment, seed: int) -> list[dict]:
-    """TCR pre-training (feature head only; the cluster head is unused): Adam, ``tcr_epochs`` epochs."""
-    gen = torch.Generator().manual_seed(seed)
-    params = [p for name, p in net.named_parameters() if not name.startswith("cluster_head")]
-    opt = torch.optim.Adam(params, lr=exp.tcr_lr)
-    net.train()
-    log = []
-    for epoch in range(exp.tcr_epochs):
-        stats = defaultdict(list)
-        for idx in _batches(len(X), exp.batch, gen):
-            loss, s = M.tcr_step(net, X[idx], gen, exp.tcr_eps2, exp.tcr_lambda)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for key, v in s.items():
-                stats[key].append(v)
-        log.append({"epoch": epoch + 1, **{key: statistics.fmean(v) for key, v in stats.items()}})
-        print(f"  TCR epoch {epoch + 1}: loss {log[-1]['loss']:.2f} cos {log[-1]['cos']:.3f}", flush=True)
-    return log
+class MLCProbe(L.Callback):
+    """Before MLC training and after every epoch, on fixed images (no augmentation, eval mode): R and R_c on a
+    probe batch, Γ's row entropy there, and the 95%-energy ranks of Z over the read-out subset (``_probe``).
+    Every rank measures its own network (identical parameters under DDP); rank 0's rows are reported."""
+
+    def __init__(self, probe: torch.Tensor, Xr: torch.Tensor, yr: np.ndarray, exp: Experiment):
+        self.probe, self.Xr, self.yr, self.exp = probe, Xr, yr, exp
+        self.rows: list[dict] = []
+
+    def measure(self, net: M.MLCNet, epoch: int) -> None:
+        training = net.training
+        self.rows.append({"epoch": epoch, **_probe(net, self.probe, self.Xr, self.yr, self.exp)})
+        net.train(training)
+
+    def on_train_start(self, trainer, pl_module):
+        if not self.rows:
+            self.measure(pl_module.net, 0)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.measure(pl_module.net, trainer.current_epoch + 1)
 
 
-def mlc_optimizer(net: M.MLCNet, lr_backbone: float, lr_heads: float) -> torch.optim.Optimizer:
-    """Adam: ``lr_backbone`` on the CNN (frozen when 0), ``lr_heads`` on pre-feature, feature and cluster heads."""
-    for p in net.backbone.parameters():
-        p.requires_grad_(lr_backbone > 0)
-    groups = [
-        {
-            "params": [
-                *net.pre_feature.parameters(),
-                *net.feature_head.parameters(),
-                *net.cluster_head.parameters(),
-            ],
-            "lr": lr_heads,
-        }
-    ]
-    if lr_backbone > 0:
-        groups.append({"params": list(net.backbone.parameters()), "lr": lr_backbone})
-    return torch.optim.Adam(groups)
-
-
-def train_mlc(net: M.MLCNet, X: torch.Tensor, y: np.ndarray, exp: Experiment, seed: int) -> list[dict]:
-    """MLC training; per epoch the mean training R, R_c, and on fixed images (no augmentation, eval mode): R and
-    R_c on a probe batch of ``batch`` images, Γ's row entropy there, and the 95%-energy ranks of Z over the
-    read-out subset (per true class and overall). Epoch 0 = the start."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = mlc_optimizer(net, exp.lr_backbone, exp.lr_heads)
-    probe = X[: exp.batch]
-    log = [{"epoch": 0, **_probe(net, probe, X[: exp.n_readout], y[: exp.n_readout], exp)}]
-    for epoch in range(exp.mlc_epochs):
-        net.train()
-        stats = defaultdict(list)
-        for idx in _batches(len(X), exp.batch, gen):
-            loss, s = M.mlc_step(net, X[idx], gen, exp.eps2, exp.eta, exp.sinkhorn_iters)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for key, v in s.items():
-                stats[f"train_{key}"].append(v)
-        log.append(
-            {
-                "epoch": epoch + 1,
-                **{key: statistics.fmean(v) for key, v in stats.items()},
-                **_probe(net, probe, X[: exp.n_readout], y[: exp.n_readout], exp),
-            }
-        )
-        e = log[-1]
+def train_mlc(
+    net: M.MLCNet, X: torch.Tensor, y: np.ndarray, exp: Experiment, seed: int, trainer=None
+) -> list[dict]:
+    """MLC training; per epoch the mean training R, R_c, and the ``MLCProbe`` measures. Epoch 0 = the start."""
+    probe = MLCProbe(X[: exp.batch], X[: exp.n_readout], y[: exp.n_readout], exp)
+    if exp.mlc_epochs == 0:
+        probe.measure(net, 0)
+        return probe.rows
+    module = fit_mlc(
+        net,
+        X,
+        stage="mlc",
+        epochs=exp.mlc_epochs,
+        batch=exp.batch,
+        seed=seed,
+        trainer=trainer,
+        callbacks=[probe],
+        module_kwargs={
+            "lr_backbone": exp.lr_backbone,
+            "lr_heads": exp.lr_heads,
+            "eps2": exp.eps2,
+            "eta": exp.eta,
+            "sinkhorn_iters": exp.sinkhorn_iters,
+        },
+    )
+    train = {
+        row["epoch"]: {f"train_{k}": v for k, v in row.items() if k != "epoch"} for row in module.history
+    }
+    log = [{"epoch": row["epoch"], **train.get(row["epoch"], {}), **row} for row in probe.rows]
+    for e in log[1:]:
         print(
-            f"  MLC epoch {epoch + 1}: loss {e['train_loss']:.3f} R {e['R']:.2f} R_c {e['Rc']:.2f} "
+            f"  MLC epoch {e['epoch']}: loss {e['train_loss']:.3f} R {e['R']:.2f} R_c {e['Rc']:.2f} "
             f"class rank {e['class_rank_mean']:.1f} overall {e['overall_rank']}",
             flush=True,
         )
+    _train_everything(net)
+    return log
+
+
+def _train_everything(net: M.MLCNet) -> None:
+    """Undo the stage's freezing: every parameter trainable again (as the next stage expects)."""
     for p in net.parameters():
         p.requires_grad_(True)
-    return log
 
 
 @torch.no_grad()

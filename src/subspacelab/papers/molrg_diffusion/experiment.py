@@ -30,13 +30,7 @@ from pathlib import Path
 import torch
 
 from subspacelab.diffusion.ksubspaces import ksubspaces
-from subspacelab.diffusion.losses import (
-    NoiseLevels,
-    TrainConfig,
-    replica_losses,
-    score_from_denoiser,
-    train_denoiser,
-)
+from subspacelab.diffusion.losses import NoiseLevels, replica_losses, score_from_denoiser
 from subspacelab.diffusion.metrics import denoiser_jacobian, generation_report, memorised, numerical_rank
 from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molrg import LowRankGaussianMixture, LowRankMoLRGDenoiser
@@ -48,6 +42,8 @@ from subspacelab.experiments.harness import (
     trial_seed,
     write_trials,
 )
+from subspacelab.lit.diffusion import fit_denoiser, loss_history
+from subspacelab.lit.fit import is_distributed, world_size
 from subspacelab.numerics.union_of_subspaces import random_bases, sample_union, subspace_error
 
 MODELS = ("lowrank", "ksubspaces", "mlp")
@@ -162,9 +158,12 @@ class Experiment:
     def levels(self) -> NoiseLevels:
         return NoiseLevels("edm", p_mean=self.p_mean, p_std=self.p_std, sigma_data=self.sigma_data)
 
-    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
+        """Every N of the grid (in ``n_jobs`` processes; in this one, in order, when ``trainer`` places the
+        denoisers' training on several DDP processes, so that every rank makes the same fits)."""
         started = time.perf_counter()
-        points = map_trials(lambda N: self._one_n(seed, N), self.grid(), n_jobs)
+        jobs = 1 if is_distributed(trainer) else n_jobs
+        points = map_trials(lambda N: self._one_n(seed, N, trainer), self.grid(), jobs)
         if out_dir is not None:
             write_trials(Path(out_dir) / "trials.csv", [_flat(p) for p in points])
         out = {"K": self.K, "d": self.d, "ambient": self.ambient, "n_grid": self.grid(), "points": points}
@@ -177,11 +176,12 @@ class Experiment:
                 out[f"n50_{model}_{metric}"] = n50
         if "mlp" in self.models:
             out["mlp_parameters"] = MLPDenoiser(self.ambient, self.mlp_width, self.mlp_depth).n_parameters()
+        out["world_size"] = world_size()
         out["seconds"] = time.perf_counter() - started
         return out
 
     # ------------------------------------------------------------------------------------------
-    def _one_n(self, seed: int, N: int) -> dict:
+    def _one_n(self, seed: int, N: int, trainer=None) -> dict:
         torch.set_num_threads(1)
         bases, mix = self.truth(seed)
         X_all, y_all = sample_union(
@@ -213,12 +213,12 @@ class Experiment:
                 ksubspaces_seconds=time.perf_counter() - t0,
             )
         if "lowrank" in self.models:
-            point.update(self._lowrank(seed, N, X, bases, mix, ks, chance))
+            point.update(self._lowrank(seed, N, X, bases, mix, ks, chance, trainer))
         if "mlp" in self.models:
-            point.update(self._mlp(seed, N, X, bases, mix, chance))
+            point.update(self._mlp(seed, N, X, bases, mix, chance, trainer))
         return point
 
-    def _lowrank(self, seed, N, X, bases, mix, ks, chance) -> dict:
+    def _lowrank(self, seed, N, X, bases, mix, ks, chance, trainer=None) -> dict:
         t0 = time.perf_counter()
         levels = self.levels()
         model = LowRankMoLRGDenoiser(
@@ -227,13 +227,15 @@ class Experiment:
             seed=trial_seed(seed, "lowrank-init", N),
             replicas=self.lowrank_restarts,
         )
-        train_denoiser(
+        fit_denoiser(
             model,
             X,
             levels,
-            TrainConfig(
-                self.lowrank_steps, self.lowrank_lr, self.batch, seed=trial_seed(seed, "lowrank-train", N)
-            ),
+            self.lowrank_steps,
+            self.lowrank_lr,
+            self.batch,
+            seed=trial_seed(seed, "lowrank-train", N),
+            trainer=trainer,
         )
         losses = replica_losses(model, X, levels, seed=trial_seed(seed, "lowrank-select", N)).reshape(-1)
         replica_errors = [subspace_error(model.bases(r), bases) for r in range(model.replicas)]
@@ -252,7 +254,7 @@ class Experiment:
         out["lowrank_seconds"] = time.perf_counter() - t0
         return out
 
-    def _mlp(self, seed, N, X, bases, mix, chance) -> dict:
+    def _mlp(self, seed, N, X, bases, mix, chance, trainer=None) -> dict:
         t0 = time.perf_counter()
         model = MLPDenoiser(
             self.ambient,
@@ -261,12 +263,17 @@ class Experiment:
             sigma_data=self.sigma_data,
             seed=trial_seed(seed, "mlp-init", N),
         )
-        hist = train_denoiser(
+        fitted = fit_denoiser(
             model,
             X,
             self.levels(),
-            TrainConfig(self.mlp_steps, self.mlp_lr, self.batch, seed=trial_seed(seed, "mlp-train", N)),
+            self.mlp_steps,
+            self.mlp_lr,
+            self.batch,
+            seed=trial_seed(seed, "mlp-train", N),
+            trainer=trainer,
         )
+        hist = loss_history(fitted.losses, self.mlp_steps)
         out = {"mlp_final_loss": statistics.fmean(hist[-5:])}
         out.update(self._evaluate("mlp", model, seed, X, bases, mix, chance))
         out["mlp_seconds"] = time.perf_counter() - t0
