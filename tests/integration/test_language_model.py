@@ -124,7 +124,8 @@ def test_per_layer_galore_and_mismatched_tasks_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="method.per_layer: per-layer GaLore"):
         run(compose(lm_overrides(tmp_path, "method=galore", "method.per_layer=true")))
     with pytest.raises(
-        ConfigError, match="method.name .*lm run.*valid: full, galore, lora, relora, switchlora"
+        ConfigError,
+        match="method 'intrinsic' does not apply to a lm run; valid: full, galore, lora, relora, switchlora",
     ):
         run(compose(lm_overrides(tmp_path, "method=intrinsic")))
     with pytest.raises(ConfigError, match="method.interval: must be >= 2 x method.adam_warm_step"):

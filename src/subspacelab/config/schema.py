@@ -278,6 +278,20 @@ def _validate_experiment(cfg: DictConfig) -> None:
 TASKS = ("classification", "lm")
 
 
+def _methods_for(task: str) -> list[str]:
+    """The methods whose config names a builder for ``task`` (``conf/method/*.yaml``: ``targets``)."""
+    import yaml
+
+    from subspacelab.config.compose import CONF_DIR
+
+    found = []
+    for f in sorted((CONF_DIR / "method").glob("*.yaml")):
+        cfg = yaml.safe_load(f.read_text()) or {}
+        if task in (cfg.get("targets") or {}):
+            found.append(f.stem)
+    return found
+
+
 def _check_builder(section: DictConfig, key: str, locator: str, task: str, name_key: str) -> str:
     """Check a model or method config against the schema its builder declares (the builder named by
     ``locator``, e.g. ``_target_``), that the builder serves ``task`` and is the one ``name_key`` names."""
@@ -286,7 +300,7 @@ def _check_builder(section: DictConfig, key: str, locator: str, task: str, name_
     _require(
         target is not None,
         f"{key}.{locator}",
-        f"{key} {name!r} does not apply to a {task} run (its config names no builder for it)",
+        f"{key} {name!r} does not apply to a {task} run; valid: {', '.join(_methods_for(task))}",
     )
     builder = locate(target, f"{key}.{locator}")
     _require(
