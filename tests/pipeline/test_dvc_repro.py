@@ -29,7 +29,7 @@ def dvc(work, env, *args, **kw):
 def copy_repo(tmp_path):
     """A copy of the repository's pipeline (no runs, no locks) with DVC initialised, and its env."""
     work = tmp_path / "repo"
-    for item in ("conf", "pipelines", "src", "dvc.yaml", "params.yaml"):
+    for item in ("conf", "docs", "pipelines", "src", "dvc.yaml", "params.yaml"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     for lock in work.rglob("dvc.lock"):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from subspacelab.errors import EXIT_USER_ERROR, user_errors
 from subspacelab.pipeline.plan import multirun_commands, plan
 
@@ -51,6 +53,7 @@ def record(paper: str, scale: str) -> None:
     for line in repair(Path(".")):
         print(f"[record] {line}", flush=True)
     pipeline = f"pipelines/{paper}/dvc.yaml"
+    items = yaml.safe_load(Path(pipeline).read_text())["stages"]["train"]["foreach"]
     done, other, datasets = [], [], set()
     for r in plan(paper, scale):
         m = read_metrics(r.run_dir)
@@ -58,15 +61,22 @@ def record(paper: str, scale: str) -> None:
             continue
         cfg = compose(list(r.overrides))
         if task_of(cfg) == "lm":
-            datasets.add(f"prepare-text@{cfg.data.id}")
+            datasets.add(f"dvc.yaml:prepare-text@{cfg.data.id}")
         elif m.get("data"):
-            datasets.add(f"prepare@{m['data']}")
+            datasets.add(f"dvc.yaml:prepare@{m['data']}")
+        item = items.get(f"{scale}-{Path(r.run_dir).name}", {})
+        for group in (
+            "model",
+            "method",
+        ):  # a training run also depends on its model's and method's code record
+            if group in item:
+                datasets.add(f"pipelines/code/dvc.yaml:{group}-{item[group]}")
         same = m.get("fingerprint") == fingerprint(cfg)
         (done if same else other).append(f"{pipeline}:train@{scale}-{Path(r.run_dir).name}")
     if other:
         print(f"[record] not recorded, made by another configuration: {', '.join(other)}")
-    if done:  # first the datasets the runs depend on, then the runs
-        subprocess.check_call(["dvc", "repro", "-q", *(f"dvc.yaml:{d}" for d in sorted(datasets))])
+    if done:  # first the datasets and code records the runs depend on, then the runs
+        subprocess.check_call(["dvc", "repro", "-q", *sorted(datasets)])
         subprocess.check_call(["dvc", "commit", "-f", "-q", *done])
     print(f"[record] {len(done)} finished runs recorded in {pipeline.replace('dvc.yaml', 'dvc.lock')}")
     subprocess.check_call(["dvc", "repro", f"{pipeline}:report-{scale}"])
