@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from subspacelab.pipeline import evaluate, report
+from subspacelab.pipeline.runinfo import work_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 RUNS = "intrinsic_dimension/smoke"
@@ -89,13 +90,15 @@ def test_a_cancelled_job_resumes_from_its_checkpoint_without_redoing_finished_ru
     }
     job = slurm.sbatch(cmd, "--cpus-per-task=2", env=hold)
     deadline = time.time() + 600
-    while time.time() < deadline and not (second / "checkpoints/held").is_file():
+    # a run keeps its checkpoints in its work folder until it ends
+    held = work_dir(second) / "checkpoints/held"
+    while time.time() < deadline and not held.is_file():
         assert slurm.state(job) != "GONE", slurm.log(job)[-3000:]
         time.sleep(0.2)
-    assert (second / "checkpoints/held").is_file(), slurm.log(job)[-3000:]
+    assert held.is_file(), slurm.log(job)[-3000:]
     # preempted: the training process is killed outright, as a node failure would (Slurm's linuxproc tracking
     # kills the batch shell but can miss its Python child, which would then finish or linger), then the job goes
-    os.kill(int((second / "checkpoints/held").read_text()), signal.SIGKILL)
+    os.kill(int(held.read_text()), signal.SIGKILL)
     slurm.run("scancel", "--full", "--signal=KILL", job)
     slurm.wait_gone(job)
     finished = json.loads((first / "metrics.json").read_text())

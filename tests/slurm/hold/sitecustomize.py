@@ -1,8 +1,8 @@
 """Test-only fault injection, put on PYTHONPATH of one Slurm job by test_slurm.py.
 
 When SUBSPACELAB_HOLD_RUN is set, a run whose checkpoint folder contains that string stops right after
-it first saves ``last.ckpt``: it writes its PID to ``held`` next to the checkpoint and sleeps until it is
-killed.
+it first saves ``last.ckpt`` (``PeriodicCheckpoint``): it writes its PID to ``held`` next to the checkpoint and
+sleeps until it is killed.
 That turns "cancel the job in the middle of the second run" from a race into a certainty.
 """
 
@@ -12,13 +12,13 @@ import time
 _RUN = os.environ.get("SUBSPACELAB_HOLD_RUN")
 
 if _RUN:
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from subspacelab.lit.callbacks import PeriodicCheckpoint
 
-    _save_last = ModelCheckpoint._save_last_checkpoint
+    _save = PeriodicCheckpoint._save
 
-    def _save_last_then_hold(self, trainer, monitor_candidates):
-        _save_last(self, trainer, monitor_candidates)
-        if self.dirpath and _RUN in str(self.dirpath):
+    def _save_then_hold(self, trainer, where):
+        _save(self, trainer, where)
+        if _RUN in str(self.dirpath):
             held = os.path.join(self.dirpath, "held")
             with open(held + ".tmp", "w") as f:
                 f.write(str(os.getpid()))
@@ -26,4 +26,4 @@ if _RUN:
             while True:  # until SIGKILL
                 time.sleep(1)
 
-    ModelCheckpoint._save_last_checkpoint = _save_last_then_hold
+    PeriodicCheckpoint._save = _save_then_hold
