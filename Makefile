@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml report clean site chromium-deps
+.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml experiment-yaml report clean site chromium-deps
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,7 +50,11 @@ report: $(STAMP) ## evaluate + report whatever runs of PAPER/SCALE exist (no tra
 	$(PY) -m subspacelab.pipeline.evaluate --paper $(PAPER) --scale $(SCALE)
 	$(PY) -m subspacelab.pipeline.report --paper $(PAPER) --scale $(SCALE)
 
+experiment-yaml: $(STAMP) ## rewrite every conf/experiment/<id>.yaml from its paper's Experiment dataclass (the defaults' one source)
+	$(PY) -m subspacelab.config.experiment_yaml
+
 dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.yaml (and pipelines/code/dvc.yaml)
+	$(PY) -m subspacelab.config.experiment_yaml
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code
 

@@ -1,11 +1,12 @@
 """``python -m subspacelab.pipeline.check``: every registered paper's contract validates and its committed
-``pipelines/<id>/dvc.yaml`` is what the generator writes. One line per problem; exit 2 if any."""
+``pipelines/<id>/dvc.yaml`` and ``conf/experiment/<id>.yaml`` are what the generators write. One line per problem; exit 2 if any."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from subspacelab.config import experiment_yaml
 from subspacelab.config.contract import ContractError, check
 from subspacelab.papers import registry
 from subspacelab.pipeline import dvcgen
@@ -22,6 +23,10 @@ def problems(root: Path = Path(".")) -> list[str]:
         path = root / "pipelines" / paper / "dvc.yaml"
         if not path.is_file() or path.read_text() != dvcgen.render(paper):
             out.append(f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}")
+    for path in experiment_yaml.stale(root / "conf"):
+        out.append(
+            f"{path}: differs from its Experiment dataclass (the defaults' one source); run make experiment-yaml"
+        )
     code = root / "pipelines" / dvcgen.CODE / "dvc.yaml"
     if not code.is_file() or code.read_text() != dvcgen.render_code():
         out.append(f"{code}: out of date with conf/model and conf/method; run make dvc-yaml")

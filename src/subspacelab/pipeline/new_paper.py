@@ -1,7 +1,7 @@
 """``make new-paper ID=<id> KIND=training|experiment``: a new paper's skeleton from ``papers/_template/``.
 
 Writes the package ``src/subspacelab/papers/<id>/``, its contract ``conf/paper/<id>.yaml`` (and
-``conf/experiment/<id>.yaml`` for an experiment paper), ``tests/papers/test_<id>.py``, registers the id in
+``conf/experiment/<id>.yaml``, written from its ``Experiment`` dataclass, for an experiment paper), ``tests/papers/test_<id>.py``, registers the id in
 ``papers/registry.py`` and generates ``pipelines/<id>/dvc.yaml``. The skeleton passes ``make test`` as written.
 Nothing is written when the id is taken or invalid.
 """
@@ -9,6 +9,7 @@ Nothing is written when the id is taken or invalid.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -50,9 +51,6 @@ def files(paper_id: str, title: str, kind: str, root: Path = ROOT) -> dict[Path,
     }
     if kind == "experiment":
         out[pkg / "experiment.py"] = _fill("experiment.py.tmpl", paper_id, title, kind)
-        out[root / "conf" / "experiment" / f"{paper_id}.yaml"] = _fill(
-            "experiment_config.yaml.tmpl", paper_id, title, kind
-        )
     return out
 
 
@@ -92,10 +90,15 @@ def main(argv=None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     registry.write_text(new_registry)
+    from subspacelab.config import experiment_yaml
     from subspacelab.pipeline import dvcgen
 
+    importlib.invalidate_caches()
+    written = list(out)
+    if args.kind == "experiment":  # its defaults: the yaml written from the new Experiment dataclass
+        written += experiment_yaml.stale(ROOT / "conf", ids=[paper_id], write=True)
     dvcgen.main([paper_id])
-    for path in out:
+    for path in written:
         print(f"[new-paper] wrote {path.relative_to(ROOT)}")
     print(
         f"[new-paper] registered {paper_id}; next: docs/adding-a-paper.md, then make reproduce-paper PAPER={paper_id}"

@@ -26,6 +26,9 @@ NEUTRAL_DEFAULTS = {
     "trainer": {"max_steps": -1, "val_check_interval": None, "gradient_clip_val": None},
     "train": {"schedule": {"warmup_steps": 0, "min_lr_ratio": 1.0}},
     "model": {"mixer": "attention"},
+    "experiment": {
+        "device": "auto"
+    },  # hf_dsc's placement default (written into its yaml since the dataclass is its source)
 }
 # The sections only a training run reads.
 TRAINING_KEYS = ("data", "model", "method", "train", "trainer")

@@ -14,6 +14,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,28 +34,36 @@ _VARIANT_KEY = {v: i for i, v in enumerate(VARIANTS)}
 
 @dataclass
 class Experiment:
-    """One run of the blind-calibration experiment (schema of conf/experiment/blind_calibration.yaml)."""
+    """Blind gain calibration by projected gradient descent (Cambareri & Jacques, arXiv 1610.09028).
+    One run = one (variant, sizes) point; the sweep over snapshots p (or noise levels) and the trials
+    run inside Experiment.run, vectorised over trials. Field meanings: subspacelab.papers.blind_calibration.experiment.
+
+    One run of the blind-calibration experiment (schema of conf/experiment/blind_calibration.yaml)."""
+
+    TAG: ClassVar[str] = "${.variant}-n${.n}-m${.m}-h${.h}-k${.k}-rho${.rho}-pn${.p_noise}"
 
     variant: str = "plain"  # plain | priors | noise
     n: int = 64  # signal dimension
     m: int = 64  # number of sensors (gains)
     h: int = 0  # signal subspace dimension (priors only)
-    k: int = 0  # gain subspace dimension in 1^perp (priors only)
-    rho: float = 0.5  # gains in [1 - rho, 1 + rho], 1^T d = m
+    k: int = 0  # gain subspace dimension inside 1^perp (priors only)
+    rho: float = 0.5  # gains in [1 - rho, 1 + rho] with 1^T d = m
     ensemble: str = "gaussian"  # gaussian | rademacher sensing entries
     ratio_min: float = 0.5  # sweep p from max(1, floor(ratio_min * unknowns / m))
-    ratio_max: float = 3.0  # ... to ceil(ratio_max * unknowns / m)
+    ratio_max: float = 3.0  # ... to the first p with mp/unknowns >= ratio_max
     p_values: list[int] | None = None  # explicit p sweep (overrides ratio_min / ratio_max)
     p_noise: int = 8  # snapshots in the noise variant
-    noise_levels: list[float] = field(default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1])
+    noise_levels: list[float] = field(
+        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1]
+    )  # noise RMS / measurement RMS
     trials: int = 20
-    baselines: bool = False  # also ALS (+ linear LS without priors) on the same problems
+    baselines: bool = False  # also ALS and (without priors) Ling-Strohmer linear least squares
     mu: float = 0.3  # PGD step: mu_xi = mu, mu_gamma = mu m / ||xi_0||^2
     max_iters: int = 10000
     tol: float = 1e-12  # stop when the relative move of the iterate is below tol
     als_max_iters: int = 500
     project_box: bool = True  # PGD projects the gains onto G_rho (False: on 1^T gamma = m only)
-    success_tol: float = 1e-6  # exact recovery: max relative error (signal, gains) below this
+    success_tol: float = 1e-6  # exact recovery: max relative error (signal, gains) < success_tol
 
     def __post_init__(self):
         self.noise_levels = [float(x) for x in self.noise_levels]

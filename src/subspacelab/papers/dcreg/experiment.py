@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,25 +40,33 @@ LABEL = {
 
 @dataclass
 class Experiment:
-    """One scene, ``trials`` scans/initial poses, every method in ``methods`` on each.
+    """DCReg experiment: one simulated scene, `trials` LiDAR scans registered from random initial poses by
+    every method (point-to-plane ICP; DCReg vs plain QR and four degeneracy-aware baselines).
+    Solver settings are the official code's (DCReg/config/icp.yaml, DCReg/include/utils.hpp).
+
+    One scene, ``trials`` scans/initial poses, every method in ``methods`` on each.
 
     Defaults are the official code's settings (``DCReg/config/icp.yaml``, ``include/utils.hpp``)."""
 
-    scene: str = "corridor"
-    trials: int = 8
+    TAG: ClassVar[str] = "${.scene}"
+
+    scene: str = "corridor"  # corridor | tunnel | planes | room | corridor_pillars
+    trials: int = 8  # scans / initial poses per run (all methods see the same ones)
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    n_scan: int = 3000  # points kept from each simulated LiDAR scan
+    n_scan: int = 3000  # points kept from each simulated 32-beam LiDAR scan
     map_density: float = 10.0  # map points per square metre
     noise: float = 0.01  # Gaussian noise (m) on scan and map points
     init_trans: float = 0.3  # initial translation error (m), random direction
     init_rot_deg: float = 2.0  # initial rotation error (deg), random axis
     max_iterations: int = 30
+    # DCReg: axis degenerate when lambda_max / lambda_axis > this (per Schur block)
     cond_threshold: float = D.COND_THRESHOLD
+    # DCReg: weak eigenvalues clamped to lambda_max / kappa_target in the preconditioner
     kappa_target: float = D.KAPPA_TARGET
-    pcg_tol: float = D.PCG_TOL
-    pcg_max_iter: int = D.PCG_MAX_ITER
-    eig_threshold: float = D.EIG_THRESHOLD
-    tikhonov_gamma: float = D.TIKHONOV_GAMMA
+    pcg_tol: float = D.PCG_TOL  # PCG stops at ||r|| <= tol * max(1, ||b||)
+    pcg_max_iter: int = D.PCG_MAX_ITER  # (at least 6)
+    eig_threshold: float = D.EIG_THRESHOLD  # ME baselines: eigen-directions of H below this are degenerate
+    tikhonov_gamma: float = D.TIKHONOV_GAMMA  # ME-TReg: H + gamma I when degenerate
     timing_repeats: int = 20  # repeats of each solver on one (H, b) for the per-solve time
 
     def __post_init__(self):

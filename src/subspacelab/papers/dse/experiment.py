@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -95,36 +96,47 @@ class PermutedLabels(torch.utils.data.Dataset):
 
 @dataclass
 class Experiment:
-    """One study of the DSE paper: ``toy`` (DSE vs intrinsic dimension and noise) or ``training`` (DSE/DSMI of
+    """DSE experiment (Liao, Liu et al., arXiv:2312.04823): one study per run.
+    toy:      DSE vs classic Shannon entropy on points of a k-dim subspace of R^D, k and noise swept inside the run
+    training: DSE(Z), DSMI(Z;Y), DSMI(Z;X) of the penultimate layer on a fixed probe set, before training and
+    after every epoch, clean or randomly permuted training labels
+    DSE settings are the official api/dse.py defaults; the toy settings those of the official toy scripts.
+
+    One study of the DSE paper: ``toy`` (DSE vs intrinsic dimension and noise) or ``training`` (DSE/DSMI of
     the penultimate layer along training). DSE settings default to the official ``api/dse.py``."""
 
-    study: str = "toy"
-    # DSE / DSMI settings (both studies)
-    sigma: float = 10.0  # Gaussian kernel bandwidth (official default 10)
+    TAG: ClassVar[str] = "${.study}-${.dataset}-${.labels}"
+
+    study: str = "toy"  # toy | training
+    # DSE / DSMI (both studies)
+    sigma: float = 10.0  # Gaussian kernel bandwidth, on raw representations
     t: int = 1  # diffusion time (the paper's later experiments use t = 1)
-    drop_trivial: bool = (
-        False  # keep the top eigenvalue 1 (official api/dse.py and dse/dse.py at the paper's time)
-    )
-    num_bins_per_dim: int = 2  # CSE / CSMI binning (official default 2)
+    # true drops the top eigenvalue 1 (an older api/dse.py); the paper-era code keeps it
+    drop_trivial: bool = False
+    num_bins_per_dim: int = 2  # classic Shannon entropy (CSE/CSMI) binning
     # toy study
-    n_points: int = 500
-    ambient_dim: int = 2048
+    n_points: int = 500  # N
+    ambient_dim: int = 2048  # D
     n_dims: int = 20  # number of intrinsic dimensions swept, evenly spaced up to ambient_dim
-    noise_levels: list[float] = field(default_factory=lambda: [0.0, 0.01, 0.1, 0.5, 0.7])
+    noise_levels: list[float] = field(
+        default_factory=lambda: [0.0, 0.01, 0.1, 0.5, 0.7]
+    )  # amplitude of U(-1, 1) noise on every coordinate
     distributions: list[str] = field(default_factory=lambda: ["uniform", "gaussian"])
-    toy_t_values: list[int] = field(default_factory=lambda: [1, 2, 3, 5])
+    toy_t_values: list[int] = field(
+        default_factory=lambda: [1, 2, 3, 5]
+    )  # DSE recorded at these diffusion times (claims use t)
     repetitions: int = 3
     # training study
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # mnist | fashion_mnist | cifar10 (offline: lossy JPEG stand-in)
     labels: str = "clean"  # clean (the dataset's labels) | random (a fixed seeded permutation of them)
-    arch: str = "lenet"
+    arch: str = "lenet"  # mlp | lenet | convnet (Z = input of the last linear layer)
     train_size: int | None = 10000  # training images (null: all 55,000 left after the validation cut)
     probe_size: int = 1000  # seeded random subset of the official test set, the same for every run
     epochs: int = 5
     batch_size: int = 256  # official 256
     optimizer: str = "adamw"  # official AdamW, lr 1e-3
     lr: float = 1e-3
-    n_clusters: int = 10  # spectral clusters of the probe images for DSMI(Z; X) (official 10)
+    n_clusters: int = 10  # spectral clusters of the probe images (X) for DSMI(Z;X); 0 skips it
     num_repetitions: int = 5  # random subsets per class for DSE(Z*) in DSMI (official 5)
     data_root: str = "data/raw"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,23 +27,29 @@ STATS = ("median", "mean", "q90")
 
 @dataclass
 class Experiment:
-    """One run: one p, a family of matrices, every scheme, a grid of sample sizes (see module doc)."""
+    """ℓp sensitivity sampling (Woodruff & Yasuda 2023): one p, one seed, a family of matrices swept inside.
 
-    p: float = 3.0
-    n: int = 3000
-    dims: list[int] = field(default_factory=lambda: [2, 4, 8])
-    mix: list[float] = field(default_factory=lambda: [0.0, 0.1, 1.0])
+    One run: one p, a family of matrices, every scheme, a grid of sample sizes (see module doc)."""
+
+    TAG: ClassVar[str] = "p${.p}"
+
+    p: float = 3.0  # the ℓp norm
+    n: int = 3000  # rows of every matrix
+    dims: list[int] = field(default_factory=lambda: [2, 4, 8])  # column counts d of the family
+    mix: list[float] = field(
+        default_factory=lambda: [0.0, 0.1, 1.0]
+    )  # Gaussian weight t of mixture_matrix (t=0: coordinate blocks, 𝔖=d; t=1: Gaussian)
     schemes: list[str] = field(default_factory=lambda: ["sensitivity", "uniform", "leverage", "lewis"])
-    reps: int = 20
-    m_points: int = 10
+    reps: int = 20  # independent samples per (matrix, scheme, m)
+    m_points: int = 10  # expected sample sizes m on a log grid ...
     m_min: float = 4.0  # smallest m on the grid, in units of d
     m_max_frac: float = 0.5  # largest m on the grid, as a fraction of n
-    eps_target: float = 0.3
+    eps_target: float = 0.3  # m*(ε): the median distortion over the reps crosses ε here
     stat: str = "median"  # statistic of ε̂ over the reps that defines m*
     m_band: float = 2.0  # m* from a log-log line through the grid points with ε̂ within this factor of ε
     n_random: int = 1000  # random Gaussian directions x
     n_sens_dirs: int = 200  # sensitivity-maximising directions of the top-σ rows
-    adv_starts: int = 3  # worst starts per sample refined by local ascent (each in both signs)
+    adv_starts: int = 3  # worst starts per sample refined by projected gradient ascent (both signs)
     adv_steps: int = 12
 
     def __post_init__(self):

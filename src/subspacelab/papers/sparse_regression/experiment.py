@@ -15,6 +15,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,25 +30,28 @@ PAPER_METHOD_NAMES = ("paper", "two_phase", "preconditioned_lasso", "cms")
 
 @dataclass
 class Experiment:
-    """One run: a design and a support/coefficient model; N swept inside, ``trials`` draws per N.
-
-    Every trial draws one design matrix with max(n_grid) rows, one support and one w*, one noise
-    vector; the problem at sample size N uses their first N rows (common random numbers across N).
     """
 
+    One run: a design and a support/coefficient model; N swept inside, ``trials`` draws per N.
+
+    Every trial draws one design matrix with max(n_grid) rows, one support and one w*, one noise
+    vector; the problem at sample size N uses their first N rows (common random numbers across N)."""
+
+    TAG: ClassVar[str] = "${.design}-kap${.kappa}-${.support}-${.values}"
+
     design: str = "gaussian"  # gaussian | near_dependent | random_walk | block
-    kappa: float = 1.0  # population condition number (near_dependent and block only)
+    kappa: float = 1.0  # population condition number (near_dependent and block only; 1.0 otherwise)
     n_blocks: int = 4  # block design: number of equicorrelated column blocks
     d: int = 200
     k: int = 4
     n_grid: list[int] = field(default_factory=lambda: [20, 30, 50, 75, 100, 150, 200, 300, 400])
     trials: int = 16
     support: str = "random"  # random (the paper's model) | adversarial (near-dependent columns)
-    values: str = "gaussian"  # gaussian | worst (least eigenvector of Sigma_SS)
+    values: str = "gaussian"  # gaussian | worst (least eigenvector of Sigma_SS on the support)
     sigma: float = 0.5  # noise sd; the signal has w*' Sigma w* = 1
-    eps: float = 0.125  # target prediction error (sigma^2 / 2)
+    eps: float = 0.125  # target prediction error = sigma^2 / 2
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    lasso_c: float = 1.0  # alpha = lasso_c * sigma * sqrt(2 log d / N)
+    lasso_c: float = 1.0  # universal alpha = lasso_c * sigma * sqrt(2 log d / N)
     cv: bool = True  # False drops lasso_cv (the costliest baseline: cv_folds + 1 Lasso paths)
     cv_folds: int = 3
 
