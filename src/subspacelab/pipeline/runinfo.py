@@ -26,9 +26,8 @@ NEUTRAL_DEFAULTS = {
     "trainer": {"max_steps": -1, "val_check_interval": None, "gradient_clip_val": None},
     "train": {"schedule": {"warmup_steps": 0, "min_lr_ratio": 1.0}},
     "model": {"mixer": "attention"},
-    "experiment": {
-        "device": "auto"
-    },  # hf_dsc's placement default (written into its yaml since the dataclass is its source)
+    # hf_dsc's placement default (in its yaml since the yaml is written from the dataclass)
+    "experiment": {"device": "auto"},
 }
 # The sections only a training run reads.
 TRAINING_KEYS = ("data", "model", "method", "train", "trainer")
