@@ -95,3 +95,27 @@ def test_the_record_cli_refuses_an_unknown_name_in_one_line():
     )
     assert out.returncode == 2 and "no conf/model/nosuch.yaml" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_subspace_larger_than_the_model_is_a_one_line_error_at_build_time(tmp_path):
+    from torch import nn
+
+    from subspacelab.methods.intrinsic import random_subspace
+
+    with pytest.raises(
+        ConfigError, match=r"^method\.d: must be at most the model's parameter count D = 54, got 55"
+    ):
+        random_subspace(nn.Linear(5, 9), d=55)
+    assert random_subspace(nn.Linear(5, 9), d=54).z.numel() == 54  # d = D is allowed
+    run = subprocess.run(
+        [sys.executable, "-m", "subspacelab.train", *SMOKE, "method.d=10000000", f"run_dir={tmp_path}/r"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .startswith("method.d: must be at most the model's parameter count")
+    )
+    assert not (tmp_path / "r").exists()

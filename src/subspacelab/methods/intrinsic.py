@@ -34,5 +34,6 @@ def random_subspace(
 ) -> SubspaceModel:
     """``module`` reparameterised by d trainable numbers z (theta0 frozen, P never stored)."""
     D = sum(p.numel() for p in module.parameters())
+    require(d <= D, "method.d", f"must be at most the model's parameter count D = {D:,}, got {d:,}")
     P = make_projection(projection, D, d, projection_seed, dense_max_bytes=int(dense_max_mib * 2**20))
     return SubspaceModel(module, P)
