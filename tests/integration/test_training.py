@@ -1,6 +1,7 @@
 """The five tests every training method gets (DESIGN.md), plus the paper's smoke run in-process."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,47 @@ def test_unsupported_batch_split_is_refused(smoke_overrides):
 def test_a_method_without_a_builder_for_the_task_is_refused(smoke_overrides):
     with pytest.raises(ConfigError, match=r"method.targets.classification: method 'lora' does not apply"):
         validate(compose([*smoke_overrides, "method=lora"]))
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_ddp_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+    """Two gloo ranks through the real entry point: every rank SIGKILLs itself right after epoch 2's checkpoint
+    (after a barrier, so the kill never races the write); the rerun resumes from it on two ranks and ends with
+    the uninterrupted two-rank run's metrics and weights."""
+    from subspacelab.lit.callbacks import KILL_AFTER_EPOCH
+
+    def train(root, env=None):
+        cmd = [sys.executable, "-m", "subspacelab.train", "scale=smoke", "method=intrinsic", "method.d=50"]
+        cmd += ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=3"]
+        cmd += [f"runs_root={root}", "logger=csv"]
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+        )
+
+    straight = train(tmp_path / "a")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = train(tmp_path / "b", {KILL_AFTER_EPOCH: "2"})
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert not list((tmp_path / "b").glob("intrinsic_dimension/smoke/*/metrics.json"))
+    (ckpt,) = list((tmp_path / "b").glob("intrinsic_dimension/smoke/.*.partial/checkpoints/last.ckpt"))
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1  # epochs 0 and 1 done: the one after 2 epochs
+    resumed = train(tmp_path / "b")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (a,), (b,) = (list((tmp_path / r).glob("intrinsic_dimension/smoke/*/metrics.json")) for r in "ab")
+    ma, mb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert mb["resumed_at"]["epoch"] == 2 and mb["world_size"] == 2 and mb["ranks_max_abs_diff"] == 0.0
+    volatile = {
+        "step_seconds",
+        "fit_seconds",
+        "process_seconds",
+        "peak_rss_mib",
+        "cuda_peak_mib",
+        "finished_at",
+    }
+    volatile |= {"resumed_from", "resumed_at", "environment"}
+    assert {k: v for k, v in ma.items() if k not in volatile} == {
+        k: v for k, v in mb.items() if k not in volatile
+    }
+    wa, wb = (torch.load(p.parent / "model.pt", weights_only=True)["state"] for p in (a, b))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

@@ -176,8 +176,14 @@ class PeriodicCheckpoint(L.Callback):
 
 
 def _kill_if_asked(variable: str, reached: int) -> None:
-    """The deterministic stand-in for ``kill -9`` that resume tests use: no cleanup, no exception handlers."""
+    """The deterministic stand-in for ``kill -9`` that resume tests use: no cleanup, no exception handlers.
+    Under DDP every rank first waits at a barrier, so rank 0 has put the checkpoint in place before any rank
+    dies (a rank dying early would let Lightning's process watcher stop rank 0 mid-write: a race)."""
     if os.environ.get(variable) == str(reached):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
         os.kill(os.getpid(), signal.SIGKILL)
 
 
