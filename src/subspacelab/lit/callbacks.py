@@ -134,12 +134,20 @@ class PeriodicCheckpoint(L.Callback):
         done = trainer.current_epoch + 1
         if (self.every_n_epochs and done % self.every_n_epochs == 0) or self._due_step is not None:
             self._save(trainer, "epoch_end")
-            _kill_if_asked(KILL_AFTER_EPOCH, done)
             _kill_if_asked(KILL_AFTER_STEP, trainer.global_step)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        # the previous epoch's aggregates are logged after its checkpoint: put them on disk now, so that a run
+        # killed later keeps them in its log (the log is cut back to the checkpoint on resume: loggers.py)
+        for logger in trainer.loggers:
+            logger.save()
+        _kill_if_asked(KILL_AFTER_EPOCH, trainer.current_epoch)  # epochs done, the last one's log written
 
     def _save(self, trainer, where: str) -> None:
         self._where, self._last_step_saved, self._due_step = where, trainer.global_step, None
         tmp, last = self.dirpath / f".{LAST}.tmp", self.dirpath / LAST
+        for logger in trainer.loggers:  # flush: the log on disk then ends exactly where this checkpoint is
+            logger.save()
         if trainer.is_global_zero:
             self.dirpath.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(tmp, weights_only=False)  # every rank calls it (a collective); rank 0 writes
@@ -149,6 +157,11 @@ class PeriodicCheckpoint(L.Callback):
             os.replace(tmp, last)
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        epoch_loop = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
+        if self._where == "batch_end" and "_batches_that_stepped" in epoch_loop:
+            # Lightning assumes a mid-epoch checkpoint was taken at a batch's end, before this counter (the
+            # loggers' step) grows, and adds 1 when it resumes; ours is taken at the next batch's start
+            epoch_loop["_batches_that_stepped"] -= 1
         checkpoint["subspacelab"] = {
             "fingerprint": self.fingerprint,
             "where": self._where,

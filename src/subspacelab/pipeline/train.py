@@ -131,7 +131,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
 
     config = resolved(cfg)
     run_id = f"{cfg.paper.id}-{cfg.scale.name}-{cfg.run_name}-{fp[:8]}"
-    logger = make_logger(cfg, work, config, run_id)
+    logger = make_logger(cfg, work, config, run_id, resumed_at=resumed_at if rank0 else None)
     timer, agreement = StepTimer(), RankAgreement()
     checkpoint = PeriodicCheckpoint(ckpt_dir, fp, every_n_epochs, every_n_steps)
     trainer_kw = {k: v for k, v in config["trainer"].items() if k != "num_threads"}
