@@ -13,7 +13,8 @@ the harness trains the current task's head itself (AdamW) and freezes the old he
   refreshed every ``ablation_update_gap`` steps instead of ``update_gap``).
 
 A method may keep per-task parameters (Share-like methods: one adapter per task) and switch them in
-:meth:`Method.eval_task` before the harness evaluates task j.
+:meth:`Method.eval_task` before the harness evaluates task j; what it keeps outside the network and the
+optimizers goes to the checkpoints through :meth:`Method.state_dict` (``continual.adapters``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,21 @@ class Method:
         """The optimizer of the trained weight(s) for the task that starts now."""
         raise NotImplementedError
 
-    def end_task(self, net, opt) -> dict:
+    def end_task(self, net, opt, test=None) -> dict:
+        """Called when a task's training is over, before it is evaluated; ``test``: (features, labels, task) of
+        its test set. Returns what the task's log row records."""
+        return {}
+
+    def state_dict(self) -> dict:
+        """What the method keeps outside the network and its optimizers (tensors, numbers, lists), taken when a
+        task starts and saved in that task's checkpoints; empty by default."""
+        return {}
+
+    def load_state_dict(self, net, state: dict) -> None:
+        """Restore :meth:`state_dict` (on ``net`` built by :meth:`setup`) before the task it was taken at."""
+
+    def summary(self, net, log: list[dict]) -> dict:
+        """Extra results of the whole stream (e.g. stored parameter counts); none by default."""
         return {}
 
     def eval_task(self, net, task: int) -> None:
@@ -98,7 +113,7 @@ class Projected(Method):
             )
         return self._opt
 
-    def end_task(self, net, opt):
+    def end_task(self, net, opt, test=None):
         added = opt.end_task()
         return {"history_added": int(added[0]), "history_size": int(opt.history(net.proj.weight).shape[1])}
 

@@ -10,6 +10,13 @@ measured for every j ≤ i in each protocol (``task``: argmax over head j; ``cla
 entries j > i are NaN. ``joint`` trains proj.weight (AdamW) and all heads on the union of the tasks for the same
 total number of steps and fills only the last row (its upper bound).
 
+Training goes through Lightning (``lit.continual``): pre-training, each task and the joint upper bound are one fit
+each of the project's fit helper, placed by the run's ``trainer`` section (one CPU, one GPU, DDP); the outer loop
+over tasks and the methods' task-boundary hooks (CoSO's history update, Share's merge) run between fits, on every
+rank alike. Batches are seeded per task and sharded over ranks (``lit.batches.SteppedShuffle``); with
+``ckpt_dir`` every epoch end is checkpointed (network, optimizers with CoSO's projector/sketch/history, Share's
+bases and coefficients, the outer loop's progress) and a run resumes from the newest checkpoint mid-task.
+
 :func:`setup` builds what every paper on this harness starts from (the task stream and the pretrained network),
 so that the papers' experiments share one construction and the same seeds give the same stream and backbone.
 """
@@ -20,6 +27,8 @@ import copy
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +38,8 @@ from subspacelab.continual import metrics
 from subspacelab.continual.baselines import make_method
 from subspacelab.continual.streams import head_offsets, make_stream, predict
 from subspacelab.experiments.harness import trial_seed
+from subspacelab.lit.callbacks import PeriodicCheckpoint, resumable_checkpoint
+from subspacelab.lit.continual import ContinualModule, epoch_data, fit_continual, stepped_data
 
 
 class ContinualNet(nn.Module):
@@ -47,26 +58,59 @@ class ContinualNet(nn.Module):
         return [self.heads[k](h) for k in heads]
 
 
+def pretrain_loss(net: ContinualNet, batch) -> torch.Tensor:
+    """Cross-entropy of the pre-training head on raw inputs (features + proj trained)."""
+    x, y = batch
+    return F.cross_entropy(net.pretrain_head(net.hidden(net.features(x))), y)
+
+
+def task_loss(net: ContinualNet, batch, task: int, temperature: float) -> torch.Tensor:
+    """Cross-entropy of head ``task``'s logits / ``temperature`` on precomputed features."""
+    feats, y = batch
+    return F.cross_entropy(net.logits(feats, [task])[0] / temperature, y)
+
+
+def joint_loss(net: ContinualNet, batch, temperature: float) -> torch.Tensor:
+    """Joint training: each row's cross-entropy under its own task's head (logits / ``temperature``), averaged over
+    the batch. Every head enters the graph (a head with no row gets a zero gradient), so that under DDP every rank
+    reduces the same parameters."""
+    feats, y, k = batch
+    h = net.hidden(feats)
+    loss = h.new_zeros(())
+    for j, head in enumerate(net.heads):
+        sel = k == j
+        if sel.any():
+            loss = loss + F.cross_entropy(head(h[sel]) / temperature, y[sel], reduction="sum")
+        else:
+            loss = loss + 0.0 * head(h[:1]).sum()
+    return loss / len(y)
+
+
 def pretrain(
-    net: ContinualNet, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch: int, seed: int
+    net: ContinualNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    trainer=None,
 ) -> list[float]:
-    """Supervised pre-training of features + proj + pretrain_head (Adam); returns the mean loss per epoch."""
-    gen = torch.Generator().manual_seed(seed)
+    """Supervised pre-training of features + proj + pretrain_head (Adam) through Lightning, full batches of a
+    seeded per-epoch shuffle; returns the mean loss per epoch."""
+    if epochs < 1:
+        return []
     opt = torch.optim.Adam(
         [*net.features.parameters(), *net.proj.parameters(), *net.pretrain_head.parameters()], lr=lr
     )
-    log = []
-    for _ in range(epochs):
-        perm, tot = torch.randperm(len(x), generator=gen), []
-        for i in range(0, len(x) - batch + 1, batch):
-            idx = perm[i : i + batch]
-            loss = F.cross_entropy(net.pretrain_head(net.hidden(net.features(x[idx]))), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            tot.append(float(loss.detach()))
-        log.append(sum(tot) / max(len(tot), 1))
-    return log
+    module = fit_continual(
+        ContinualModule(net, pretrain_loss, [opt]),
+        epoch_data((x, y), batch, seed),
+        epochs,
+        seed=seed,
+        trainer=trainer,
+    )
+    return [row["loss"] for row in module.history]
 
 
 @dataclass
@@ -100,11 +144,12 @@ def check_stream_settings(cfg, methods) -> None:
         raise ValueError("n_train, n_test, hidden, batch, steps_per_task >= 1 and batch <= n_train")
 
 
-def setup(cfg, seed: int) -> Setup:
+def setup(cfg, seed: int, trainer=None) -> Setup:
     """The stream ``cfg.stream`` of ``cfg.n_tasks`` tasks from ``cfg.dataset`` and a :class:`ContinualNet` with
     ``cfg.hidden`` units pretrained (:func:`pretrain`) on ``cfg.n_pretrain`` images of ``cfg.pretrain_dataset``.
     ``cfg`` needs the fields stream, dataset, n_tasks, n_train, n_test, data_root, pretrain_dataset, n_pretrain,
-    pretrain_epochs, pretrain_lr, pretrain_batch, hidden and tag; every random draw is seeded from ``seed``."""
+    pretrain_epochs, pretrain_lr, pretrain_batch, hidden and tag; every random draw is seeded from ``seed``.
+    ``trainer``: the run's trainer section (where pre-training runs)."""
     from subspacelab.data.vision import load_split, prepare_dataset
 
     for ds in {cfg.dataset, cfg.pretrain_dataset}:
@@ -135,6 +180,7 @@ def setup(cfg, seed: int) -> Setup:
         cfg.pretrain_lr,
         cfg.pretrain_batch,
         trial_seed(seed, "pretrain"),
+        trainer,
     )
     return Setup(tasks, net, log, time.perf_counter() - t0)
 
@@ -185,62 +231,131 @@ def evaluate(
     return out
 
 
-def batches(n: int, batch: int, steps: int, gen: torch.Generator):
-    """``steps`` batches of indices, epoch after epoch of random permutations (full batches only)."""
-    done = 0
-    while done < steps:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch + 1, batch):
-            yield perm[i : i + batch]
-            done += 1
-            if done == steps:
-                return
+def _resume(ckpt_dir, name: str) -> tuple[str | None, dict | None]:
+    """The newest readable checkpoint of method ``name`` under ``ckpt_dir`` and its outer-loop state."""
+    if ckpt_dir is None:
+        return None, None
+    path, _ = resumable_checkpoint(Path(ckpt_dir) / name, name)
+    if path is None:
+        return None, None
+    return str(path), torch.load(path, map_location="cpu", weights_only=True).get("continual")
 
 
-def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=("task",)) -> dict:
-    """One method over the stream from the pretrained ``base`` (copied). Returns R per protocol, metrics per
-    protocol, the history log and ‖M_tᵀ ΔW_t‖_F / ‖ΔW_t‖_F per task (M_t = the history when task t starts)."""
+def _checkpoints(ckpt_dir, name: str) -> list:
+    return [] if ckpt_dir is None else [PeriodicCheckpoint(Path(ckpt_dir) / name, name, every_n_epochs=1)]
+
+
+def _epochs(steps: int, steps_per_epoch: int | None) -> tuple[int, int]:
+    per = int(steps_per_epoch or steps)
+    if steps % per:
+        raise ValueError(f"steps_per_epoch={per} must divide the {steps} steps of a task")
+    return per, steps // per
+
+
+def run_method(
+    name,
+    base: ContinualNet,
+    tasks,
+    cfg,
+    seed: int,
+    protocols=("task",),
+    *,
+    trainer=None,
+    ckpt_dir=None,
+    steps_per_epoch: int | None = None,
+    accumulate: int = 1,
+    callbacks=(),
+) -> dict:
+    """One method (a name of ``baselines.METHODS`` or a :class:`~subspacelab.continual.baselines.Method`) over the
+    stream from the pretrained ``base`` (copied): one Lightning fit per task (``lit.continual``) of the method's
+    optimizer and the task's head, the method's task-boundary hooks between fits. Returns R per protocol, metrics
+    per protocol, the log and ‖M_tᵀ ΔW_t‖_F / ‖ΔW_t‖_F per task (M_t = the history when task t starts), plus the
+    method's ``summary``.
+
+    trainer: the run's trainer section (placement). ckpt_dir: write a checkpoint at every epoch end under
+    ``ckpt_dir/<method>/`` and resume from the newest one there (mid-task included). steps_per_epoch: an epoch (the
+    checkpoint grain) in optimiser steps, dividing ``cfg.steps_per_task`` (default: one epoch per task).
+    accumulate: each step's batch as that many micro-batches. callbacks: added to every fit."""
+    if name == "joint":
+        return run_joint(
+            base,
+            tasks,
+            cfg,
+            seed,
+            protocols,
+            trainer=trainer,
+            ckpt_dir=ckpt_dir,
+            steps_per_epoch=steps_per_epoch,
+            accumulate=accumulate,
+            callbacks=callbacks,
+        )
     t0 = time.perf_counter()
+    method = make_method(name, cfg) if isinstance(name, str) else name
     net = copy.deepcopy(base)
     freeze(net)
     with torch.no_grad():
         ftr = [net.features(t.x_train) for t in tasks]
         fte = [net.features(t.x_test) for t in tasks]
     T = len(tasks)
-    R = {p: [[math.nan] * T for _ in range(T)] for p in protocols}
-    if name == "joint":
-        return _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0)
-    method = make_method(name, cfg)
+    per_epoch, epochs = _epochs(cfg.steps_per_task, steps_per_epoch)
     method.setup(net)
-    gen = torch.Generator().manual_seed(seed)
-    log, leak = [], []
-    opt = None
-    for t, task in enumerate(tasks):
+    R = {p: [[math.nan] * T for _ in range(T)] for p in protocols}
+    log, leak, first = [], [], 0
+    ckpt_path, saved = _resume(ckpt_dir, method.name)
+    ckpt_path = ckpt_path if saved is not None else None  # a checkpoint without the loop's state: start over
+    if (
+        saved is not None
+    ):  # rebuild the state at the start of the checkpoint's task; the fit restores the rest
+        first = int(saved["task"])
+        R, log, leak = saved["R"], saved["log"], saved["leak"]
+        for k in range(first):
+            new_head(net, tasks[k].n_classes, seed * 1000 + k)
+        method.load_state_dict(net, saved["method"])
+    for t in range(first, T):
+        task = tasks[t]
+        snapshot = method.state_dict()
         head = new_head(net, task.n_classes, seed * 1000 + t)
         head_opt = torch.optim.AdamW(head.parameters(), lr=cfg.fc_lr, eps=cfg.eps, weight_decay=0.0)
         for k, h in enumerate(net.heads):
             h.requires_grad_(k == t)
         opt = method.optimizer(net)
-        M = method.history(net, opt)
-        M = None if M is None else M.clone()
-        W0 = None if hasattr(net.proj, "lora_A") else net.proj.weight.detach().clone()
-        for idx in batches(len(task.y_train), cfg.batch, cfg.steps_per_task, gen):
-            loss = F.cross_entropy(net.logits(ftr[t][idx], [t])[0] / cfg.temperature, task.y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            head_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            head_opt.step()
+        if saved is not None and t == first:
+            M, W0 = saved["M"], saved["W0"]
+        else:
+            M = method.history(net, opt)
+            M = None if M is None else M.clone()
+            W0 = None if hasattr(net.proj, "lora_A") else net.proj.weight.detach().clone()
+
+        def progress(t=t, snapshot=snapshot, M=M, W0=W0):
+            return {"task": t, "R": R, "log": log, "leak": leak, "method": snapshot, "M": M, "W0": W0}
+
+        module = fit_continual(
+            ContinualModule(
+                net,
+                partial(task_loss, task=t, temperature=cfg.temperature),
+                [opt, head_opt],
+                accumulate,
+                progress,
+            ),
+            stepped_data(
+                (ftr[t], task.y_train), cfg.batch, trial_seed(seed, "task", t), per_epoch, accumulate
+            ),
+            epochs,
+            seed=trial_seed(seed, "fit", t),
+            trainer=trainer,
+            callbacks=[*_checkpoints(ckpt_dir, method.name), *callbacks],
+            ckpt_path=ckpt_path if t == first else None,
+        )
         if W0 is not None and M is not None and M.shape[1] > 0:
             dW = net.proj.weight.detach() - W0
             leak.append(float((M.T @ dW).norm() / dW.norm().clamp_min(1e-30)))
-        info = method.end_task(net, opt)
+        info = method.end_task(net, opt, (fte[t], task.y_test, t))
         for p in protocols:
             R[p][t][: t + 1] = evaluate(net, fte, tasks, t, p, method)
         log.append(
             {
                 "task": t,
-                "loss": float(loss.detach()),
+                "loss": module.last_loss,
                 **info,
                 **{f"acc_{p}": R[p][t][: t + 1] for p in protocols},
             }
@@ -250,34 +365,55 @@ def run_method(name: str, base: ContinualNet, tasks, cfg, seed: int, protocols=(
         "metrics": {p: metrics.summary(R[p]) for p in protocols},
         "log": log,
         "history_leak": leak,
+        **method.summary(net, log),
         "seconds": time.perf_counter() - t0,
+        "net": net,
     }
 
 
-def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
+def run_joint(
+    base: ContinualNet,
+    tasks,
+    cfg,
+    seed: int,
+    protocols=("task",),
+    *,
+    trainer=None,
+    ckpt_dir=None,
+    steps_per_epoch: int | None = None,
+    accumulate: int = 1,
+    callbacks=(),
+) -> dict:
+    """Joint training (the upper bound): proj.weight (AdamW, ``lr``) and every head (AdamW, ``fc_lr``) on the
+    union of the tasks for ``steps_per_task`` x the number of tasks steps, one Lightning fit (arguments as in
+    :func:`run_method`, ``steps_per_epoch`` counted in steps of this fit). Fills the last row of R only."""
+    t0 = time.perf_counter()
+    net = copy.deepcopy(base)
+    freeze(net)
+    with torch.no_grad():
+        ftr = [net.features(t.x_train) for t in tasks]
+        fte = [net.features(t.x_test) for t in tasks]
+    T = len(tasks)
+    R = {p: [[math.nan] * T for _ in range(T)] for p in protocols}
     heads = [new_head(net, t.n_classes, seed * 1000 + k) for k, t in enumerate(tasks)]
-    params = [net.proj.weight]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, eps=cfg.eps, weight_decay=0.0)
+    opt = torch.optim.AdamW([net.proj.weight], lr=cfg.lr, eps=cfg.eps, weight_decay=0.0)
     head_opt = torch.optim.AdamW(
         [q for h in heads for q in h.parameters()], lr=cfg.fc_lr, eps=cfg.eps, weight_decay=0.0
     )
     X = torch.cat(ftr)
     Y = torch.cat([t.y_train for t in tasks])
     K = torch.cat([torch.full((len(t.y_train),), k) for k, t in enumerate(tasks)])
-    gen = torch.Generator().manual_seed(seed)
-    for idx in batches(len(Y), cfg.batch, cfg.steps_per_task * len(tasks), gen):
-        h = net.hidden(X[idx])
-        loss = 0.0
-        for k in torch.unique(K[idx]).tolist():
-            sel = K[idx] == k
-            loss = loss + F.cross_entropy(heads[k](h[sel]) / cfg.temperature, Y[idx][sel], reduction="sum")
-        loss = loss / len(idx)
-        opt.zero_grad(set_to_none=True)
-        head_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        head_opt.step()
-    T = len(tasks)
+    per_epoch, epochs = _epochs(cfg.steps_per_task * T, steps_per_epoch)
+    ckpt_path, _ = _resume(ckpt_dir, "joint")
+    fit_continual(
+        ContinualModule(net, partial(joint_loss, temperature=cfg.temperature), [opt, head_opt], accumulate),
+        stepped_data((X, Y, K), cfg.batch, trial_seed(seed, "joint"), per_epoch, accumulate),
+        epochs,
+        seed=trial_seed(seed, "fit", "joint"),
+        trainer=trainer,
+        callbacks=[*_checkpoints(ckpt_dir, "joint"), *callbacks],
+        ckpt_path=ckpt_path,
+    )
     for p in protocols:
         R[p][T - 1] = evaluate(net, fte, tasks, T - 1, p)
     m = {
@@ -290,4 +426,11 @@ def _run_joint(net, tasks, ftr, fte, cfg, seed, protocols, R, t0) -> dict:
         }
         for p in protocols
     }
-    return {"R": R, "metrics": m, "log": [], "history_leak": [], "seconds": time.perf_counter() - t0}
+    return {
+        "R": R,
+        "metrics": m,
+        "log": [],
+        "history_leak": [],
+        "seconds": time.perf_counter() - t0,
+        "net": net,
+    }

@@ -105,3 +105,53 @@ class TensorData(L.LightningDataModule):
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         return DataLoader(self.rows, sampler=self.sampler(len(self.rows), world, rank), batch_size=None)
+
+
+class SteppedShuffle(Sampler[list[int]]):
+    """This rank's slice of ``steps_per_epoch`` global batches per epoch from a stream of full batches of seeded
+    permutations (pass p: ``np.random.default_rng([seed, p])``, its incomplete last batch dropped) running across
+    epochs: epoch e holds global batches e·steps_per_epoch ... (e+1)·steps_per_epoch − 1 of the stream, so an
+    epoch need not be a pass over the data and ``set_epoch`` alone restarts it. ``accumulate`` = k splits every
+    global batch into k consecutive micro-batches of batch / k (each then sliced over the ranks): k accumulated
+    micro-batches hold exactly the rows of one unsplit batch."""
+
+    def __init__(
+        self,
+        n: int,
+        batch: int,
+        seed: int,
+        steps_per_epoch: int,
+        world: int = 1,
+        rank: int = 0,
+        accumulate: int = 1,
+    ):
+        if not 1 <= batch <= n or steps_per_epoch < 1 or accumulate < 1:
+            raise ValueError(f"need 1 <= batch <= n, steps_per_epoch, accumulate >= 1 (batch={batch}, n={n})")
+        if batch % accumulate:
+            raise ValueError(f"batch {batch} is not divisible by accumulate={accumulate}")
+        self.n, self.batch, self.seed, self.steps, self.k, self.epoch = (
+            int(n),
+            int(batch),
+            int(seed),
+            int(steps_per_epoch),
+            int(accumulate),
+            0,
+        )
+        self.part = _rank_slice(self.batch // self.k, world, rank)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        per_pass, micro = self.n // self.batch, self.batch // self.k
+        cached, perm = -1, None
+        for s in range(self.epoch * self.steps, (self.epoch + 1) * self.steps):
+            p, i = divmod(s, per_pass)
+            if p != cached:
+                cached, perm = p, np.random.default_rng([self.seed, p]).permutation(self.n)
+            rows = perm[i * self.batch : (i + 1) * self.batch]
+            for j in range(self.k):
+                yield rows[j * micro : (j + 1) * micro][self.part].tolist()
+
+    def __len__(self) -> int:
+        return self.steps * self.k

@@ -19,6 +19,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -26,43 +27,53 @@ from subspacelab.continual.baselines import METHODS
 from subspacelab.continual.harness import check_stream_settings, nan_to_none, run_method, setup
 from subspacelab.continual.streams import PROTOCOLS
 from subspacelab.experiments.harness import trial_seed
+from subspacelab.lit.fit import is_global_zero, world_size
 
 
 @dataclass
 class Experiment:
-    """One (stream, seed) run (module doc). Fields = conf/experiment/coso.yaml."""
+    """CoSO (Cheng, Wan, Wu, Hou, Zhang; NeurIPS 2025; arXiv 2505.11816). One run = one (task stream, seed): pretrain a
+    small MLP, freeze it except proj.weight + per-task heads, train every method over the stream, fill R[i, j].
+    Tags: [code] quinn-ch/CoSO (coso_projector.py, adamw.py, exps/*.json); [notes] docs notes 31 §4; [ours] CPU scale.
+
+    One (stream, seed) run (module doc)."""
+
+    TAG: ClassVar[str] = "${.stream}_${.dataset}_${.n_tasks}"
 
     stream: str = "split"  # split | permuted
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # mnist | fashion_mnist
     n_tasks: int = 5
-    protocols: list[str] = field(default_factory=lambda: ["task", "class"])
-    n_train: int = 2000  # training examples per task (class-balanced subset)
-    n_test: int = 500  # test examples per task
+    protocols: list[str] = field(
+        default_factory=lambda: ["task", "class"]
+    )  # task- and class-incremental evaluation of the same training
+    n_train: int = 2000  # training examples per task (class-balanced subset) [ours]
+    n_test: int = 500  # test examples per task [ours]
     data_root: str = "data/raw"
     # --- backbone pre-training (another dataset), then frozen except proj.weight
+    # the backbone is pretrained on another dataset [ours; paper: ImageNet ViT]
     pretrain_dataset: str = "fashion_mnist"
     n_pretrain: int = 10000
     pretrain_epochs: int = 3
     pretrain_lr: float = 1.0e-3
     pretrain_batch: int = 128
-    hidden: int = 256
+    hidden: int = 256  # proj is hidden x hidden [notes: a 256x256 layer]
     # --- continual training
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    steps_per_task: int = 200
-    batch: int = 64
-    lr: float = 1.0e-3  # proj weight (every method)
-    fc_lr: float = 1.0e-3  # current head
-    eps: float = 1.0e-6
-    temperature: float = 3.0
+    steps_per_task: int = 200  # [ours; code: 20-40 epochs]
+    batch: int = 64  # [ours; code 128]
+    lr: float = 1.0e-3  # every method's trained weight [ours; code 3e-4 / 4e-4 with a cosine schedule]
+    fc_lr: float = 1.0e-3  # current head [ours; code 5e-4 / 4e-4]
+    eps: float = 1.0e-6  # [code]
+    temperature: float = 3.0  # logits / 3 [code]
     # --- CoSO / projected baselines
-    proj_rank: int = 8
-    sketch_rank: int = 32
-    update_gap: int = 1
-    threshold: float = 0.98
-    db_decay: float = 1.0
-    ablation_update_gap: int = 20  # method coso_gap: CoSO refreshing P (and the sketch) every this many steps
+    proj_rank: int = 8  # [notes §4; code 15-70]
+    sketch_rank: int = 32  # FD sketch size [notes §4; code 100-160]
+    update_gap: int = 1  # [code: cifar / imagenet-r]
+    threshold: float = 0.98  # [code]
+    db_decay: float = 1.0  # [code configs]
+    ablation_update_gap: int = 20  # method coso_gap: CoSO refreshing P (and the sketch) every this many steps [code: DomainNet update_gap 20]
     # --- LoRA baseline
-    lora_rank: int = 8
+    lora_rank: int = 8  # [notes §4]
     lora_alpha: float = 8.0
     lora_seed: int = 0
 
@@ -84,10 +95,13 @@ class Experiment:
     def tag(self) -> str:
         return f"{self.stream}_{self.dataset}_{self.n_tasks}"
 
-    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
+        """Every method over the stream; training through Lightning placed by ``trainer`` (the run's trainer
+        section: one CPU by default, ``trainer=ddp trainer.devices=2`` on two processes, every rank running the
+        same fits in order; rank 0 writes the files)."""
         torch.set_num_threads(1)
         started = time.perf_counter()
-        base = setup(self, seed)
+        base = setup(self, seed, trainer)
         tasks = base.tasks
         out: dict = {
             "stream": self.tag,
@@ -100,7 +114,9 @@ class Experiment:
         }
         results, matrices = {}, {}
         for m in self.methods:
-            r = run_method(m, base.net, tasks, self, trial_seed(seed, "train"), tuple(self.protocols))
+            r = run_method(
+                m, base.net, tasks, self, trial_seed(seed, "train"), tuple(self.protocols), trainer=trainer
+            )
             results[m] = {
                 **r["metrics"],
                 "history_leak": r["history_leak"],
@@ -113,10 +129,13 @@ class Experiment:
                 + (f" forget {v['forgetting']:.3f}" if v["forgetting"] is not None else "")
                 for p, v in r["metrics"].items()
             )
-            print(f"  {self.tag} {m}: {msg} ({r['seconds']:.1f} s)", flush=True)
+            if is_global_zero():
+                print(f"  {self.tag} {m}: {msg} ({r['seconds']:.1f} s)", flush=True)
         out["results"], out["R"] = results, matrices
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "accuracy_matrix.json").write_text(json.dumps(nan_to_none(matrices), indent=1))
+        if is_global_zero():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "accuracy_matrix.json").write_text(json.dumps(nan_to_none(matrices), indent=1))
+        out["world_size"] = world_size()
         out["seconds"] = time.perf_counter() - started
         return nan_to_none(out)
