@@ -58,7 +58,7 @@ scalars = st.one_of(
 
 @given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), scalars, max_size=5))
 def test_scalars_read_back_unchanged_in_block_and_flow_style(values):
-    block = "\n".join(f"{k}: {EY.scalar(v)}" for k, v in values.items())
+    block = "\n".join(f"{EY.key(k)}: {EY.scalar(v)}" for k, v in values.items())
     flowed = f"x: {EY.flow(values)}"
     for loaded in (OmegaConf.to_container(OmegaConf.create(block or "{}")), OmegaConf.create(flowed).x):
         loaded = OmegaConf.to_container(loaded) if not isinstance(loaded, dict) else loaded
@@ -77,6 +77,12 @@ def test_floats_are_written_as_people_write_them():
         "0.0",
     ]
     assert EY.scalar("${.dataset}") == "${.dataset}" and EY.flow(["${.a}"]) == "['${.a}']"
+    assert [EY.key(k) for k in ("orl", "on", "no", "1")] == [
+        "orl",
+        "'on'",
+        "'no'",
+        "'1'",
+    ]  # YAML 1.1 booleans
 
 
 @dataclass

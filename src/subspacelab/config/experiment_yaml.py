@@ -90,10 +90,15 @@ def _float(value: float) -> str:
 def flow(value) -> str:
     """``value`` in YAML flow style on one line."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{key(k)}: {flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(flow(v) for v in value) + "]"
     return scalar(value, in_flow=True)
+
+
+def key(name) -> str:
+    """A mapping key that reads back as the same string (``on``, ``no``, ``1`` are quoted)."""
+    return scalar(str(name), in_flow=True)
 
 
 def default_of(f: dataclasses.Field):
@@ -196,8 +201,8 @@ def render(cls: type, target: str) -> str:
         out += _comment_block("\n".join(src.comments_before))
         if isinstance(value, dict) and value and src.entry_comments is not None and len(flow(value)) > 80:
             out.append(_line(f"{f.name}:", src.comment))
-            width = max(len(str(k)) for k in value) + 1
-            entries = {k: f"  {(str(k) + ':').ljust(width)} {flow(v)}" for k, v in value.items()}
+            width = max(len(key(k)) for k in value) + 1
+            entries = {k: f"  {(key(k) + ':').ljust(width)} {flow(v)}" for k, v in value.items()}
             column = min(80, max(len(code) for code in entries.values()) + 2)
             for k, code in entries.items():
                 comment = src.entry_comments.get(str(k))
