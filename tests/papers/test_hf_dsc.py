@@ -398,7 +398,7 @@ def _exp(**kw):
         ({"method": "dscnet"}, "dscnet_settings"),
         ({"linear": {"lasso": {}}}, "linear"),
         ({"max_steps": [1, 2]}, "max_steps"),
-        ({"linear_methods": ["lsr"]}, "no grid in `linear` for \\['lsr'\\]"),
+        ({"linear": {"ssc": {}}, "linear_methods": ["lsr"]}, "no grid in `linear` for \\['lsr'\\]"),
         ({"subsets": {"orl": {"max_classes": 1}}}, "subsets"),
     ],
 )
