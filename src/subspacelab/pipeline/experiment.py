@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from subspacelab.config import build_experiment, validate
+from subspacelab.configurable import require
 from subspacelab.pipeline.runinfo import (
     environment,
     finished_run,
@@ -75,9 +76,28 @@ def _is_global_zero() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
+def _refuse_processes(cfg: DictConfig) -> None:
+    """An experiment whose ``run`` takes no trainer runs in one process: asking for several is an error, not a
+    silent single-process run (hf_dsc: full-batch self-expression couples all n samples in one N x N step)."""
+    trainer = cfg.get("trainer") or {}
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    many = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, list | tuple) and len(devices) > 1
+    )
+    require(
+        not many and int(nodes or 1) <= 1,
+        "trainer",
+        f"paper {cfg.paper.id} runs in one process (its experiment does not train through the trainer); "
+        "drop trainer=ddp / trainer.devices / trainer.num_nodes for it",
+    )
+
+
 def run_experiment(cfg: DictConfig) -> dict:
     """Run (or skip, if finished with this fingerprint) one experiment; returns its metrics."""
     validate(cfg)
+    trains_through_lightning = "trainer" in inspect.signature(build_experiment(cfg.experiment).run).parameters
+    if not trains_through_lightning:
+        _refuse_processes(cfg)
     run_dir = Path(cfg.run_dir)
     fp, done = finished_run(cfg)
     if done:
@@ -88,7 +108,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     jobs = n_jobs()
     started = time.time()
     # an experiment that trains through Lightning (``run(..., trainer=)``) gets the run's trainer section
-    placed = {"trainer": cfg.trainer} if "trainer" in inspect.signature(experiment.run).parameters else {}
+    placed = {"trainer": cfg.trainer} if trains_through_lightning else {}
     measured = experiment.run(seed=int(cfg.seed), out_dir=run_dir, n_jobs=jobs, **placed)
     seconds = time.time() - started
     if not _is_global_zero():  # the other ranks of a DDP run record nothing
