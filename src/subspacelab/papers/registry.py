@@ -26,6 +26,7 @@ PAPER_IDS = (
     "molr_mog",
     "molrg_diffusion",
     "music_word2vec",
+    "qoed_exploration",
     "representational_capacity",
     "s2cag",
     "share_lora",
