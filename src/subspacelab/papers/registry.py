@@ -32,6 +32,7 @@ PAPER_IDS = (
     "share_lora",
     "sparse_regression",
     "switchlora",
+    "treesynth",
     "ulsam",
 )
 
