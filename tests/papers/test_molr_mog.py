@@ -351,3 +351,35 @@ def test_figures_and_tables_from_rows(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
     table = figures.tables(rows)
     assert "| 128 | 10000 |" in table and "real digits through the PCA decoder" not in table
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_the_synthetic_smoke_run_trains_on_two_processes_like_one(tmp_path):
+    """``trainer=ddp trainer.devices=2`` from the command line: the denoisers train through ``fit_denoiser`` on two
+    processes (each rank half of every global batch with its own noise stream, gradients averaged; that the ranks
+    end identical is tests/integration/test_diffusion_lightning.py's), and the run measures score errors of the
+    single-process run's size (the noise draws differ, so not its numbers)."""
+    import json
+    import subprocess
+    import sys
+
+    results = {}
+    for name, extra in (
+        ("one", []),
+        ("two", ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]),
+    ):
+        root = tmp_path / name
+        cmd = [sys.executable, "-m", "subspacelab.train", "paper=molr_mog", "scale=smoke",
+               "experiment.part=synthetic", "experiment.ambient=8", "seed=0", f"runs_root={root}", "logger=none",
+               *extra]  # fmt: skip
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        (metrics,) = list(root.glob("molr_mog/smoke/*/metrics.json"))
+        results[name] = json.loads(metrics.read_text())
+    one, two = results["one"]["points"], results["two"]["points"]
+    assert [p["n"] for p in one] == [p["n"] for p in two]
+    for p, q in zip(one, two, strict=True):
+        for model in MODELS:
+            assert math.isfinite(q[f"{model}_score_error"])
+            assert 1 / 3 < q[f"{model}_score_error"] / p[f"{model}_score_error"] < 3

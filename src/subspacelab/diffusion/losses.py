@@ -145,7 +145,7 @@ class TrainConfig:
 def train_denoiser(model: nn.Module, x0: Tensor, levels: NoiseLevels, cfg: TrainConfig) -> list[float]:
     """The plain reference loop of the denoising objective. ``lit.diffusion.fit_denoiser`` (Lightning, what
     molrg_diffusion trains with) takes exactly these steps on one process, checked bit for bit by a test;
-    molr_mog still calls this loop.
+    no experiment calls it: it is the reference the Lightning path is tested against.
     Adam (cosine-decayed learning rate unless ``cfg.cosine`` is False) on the weighted denoising loss
     over minibatches drawn with replacement from the training set x0. A model with ``project_gradients`` /
     ``retract`` (a Stiefel-constrained one) has them called around every step. Returns the loss every 1%

@@ -39,13 +39,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from subspacelab.diffusion.losses import NoiseLevels, TrainConfig, train_denoiser
+from subspacelab.diffusion.losses import NoiseLevels
 from subspacelab.diffusion.metrics import frechet_distance, sliced_wasserstein
 from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, molr_mog_truth, subspace_start, warm_start
 from subspacelab.diffusion.samplers import sample as draw_samples
 from subspacelab.diffusion.schedules import VESchedule
 from subspacelab.experiments.harness import map_trials, trial_seed, write_trials
+from subspacelab.lit.diffusion import fit_denoiser, loss_history
+from subspacelab.lit.fit import fit, is_distributed
 from subspacelab.numerics.union_of_subspaces import random_bases
 
 PARTS = ("synthetic", "mnist")
@@ -160,9 +162,15 @@ class Experiment:
     def ve(self) -> VESchedule:
         return VESchedule(self.sigma_min, self.sigma_max)
 
-    def run(self, seed: int, out_dir: Path, n_jobs: int = 1) -> dict:
+    def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
+        """Every network trains through Lightning (``lit.diffusion.fit_denoiser``, ``lit.fit.fit``) placed by the
+        run's ``trainer`` section; under DDP the grid runs in this process, in order."""
         started = time.perf_counter()
-        out = self._synthetic(seed, out_dir, n_jobs) if self.part == "synthetic" else _mnist(self, seed)
+        jobs = 1 if is_distributed(trainer) else n_jobs
+        if self.part == "synthetic":
+            out = self._synthetic(seed, out_dir, jobs, trainer)
+        else:
+            out = _mnist(self, seed, trainer)
         out["part"] = self.part
         out["seconds"] = time.perf_counter() - started
         return out
@@ -176,8 +184,8 @@ class Experiment:
             bases, self.modes, self.separation, self.latent_std, trial_seed(seed, "modes", self.ambient)
         )
 
-    def _synthetic(self, seed: int, out_dir: Path, n_jobs: int) -> dict:
-        points = map_trials(lambda n: self._one_n(seed, n), self.n_grid, n_jobs)
+    def _synthetic(self, seed: int, out_dir: Path, n_jobs: int, trainer=None) -> dict:
+        points = map_trials(lambda n: self._one_n(seed, n, trainer), self.n_grid, n_jobs)
         if out_dir is not None:
             write_trials(Path(out_dir) / "trials.csv", points)
         params = {m: self.network(m, 0).n_parameters() for m in self.models}
@@ -195,7 +203,7 @@ class Experiment:
             return MLPDenoiser(self.ambient, self.mlp_width, self.mlp_depth, sigma_data=sigma_data, seed=seed)
         return MoLRMoGDenoiser(self.ambient, self.K, self.d, self.modes if model == "mog" else 1, seed=seed)
 
-    def _one_n(self, seed: int, n: int) -> dict:
+    def _one_n(self, seed: int, n: int, trainer=None) -> dict:
         torch.set_num_threads(1)
         truth = self.truth(seed)
         X_all, _ = truth.sample(max(self.n_grid), trial_seed(seed, "train", self.ambient))
@@ -216,16 +224,8 @@ class Experiment:
                 point[f"{model}_warm_explained"] = warm_start(
                     net, X, trial_seed(seed, model, "warm", n), bases
                 )
-            hist = train_denoiser(
-                net,
-                X,
-                self.levels(sigma_data),
-                TrainConfig(
-                    self.steps,
-                    self.mlp_lr if model == "mlp" else self.lr,
-                    self.batch,
-                    seed=trial_seed(seed, model, "train", n),
-                ),
+            hist = _train(
+                net, X, self.levels(sigma_data), self, model, trial_seed(seed, model, "train", n), trainer
             )
             errs = {}
             with torch.no_grad():
@@ -294,18 +294,29 @@ class DigitClassifier(nn.Module):
         return self.head(self.body(x))
 
 
-def train_classifier(X: Tensor, y: Tensor, epochs: int, seed: int) -> DigitClassifier:
+def train_classifier(X: Tensor, y: Tensor, epochs: int, seed: int, trainer=None) -> DigitClassifier:
+    """Adam (lr 1e-3) on the cross-entropy in shuffled batches of 128 for ``epochs`` epochs, through Lightning
+    (``lit.SupervisedModule`` and the fit helper; under DDP each rank takes its slice of every global batch)."""
+    from subspacelab.lit import SupervisedModule
+    from subspacelab.lit.batches import EpochShuffle, TensorData
+    from subspacelab.methods.full import full_space
+
     torch.manual_seed(int(seed))
     clf = DigitClassifier()
-    opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(int(seed))
-    for _ in range(epochs):
-        for idx in torch.randperm(X.shape[0], generator=gen).split(128):
-            loss = nn.functional.cross_entropy(clf(X[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    module = SupervisedModule(full_space(clf), 10, optimizer={"name": "adam", "lr": 1e-3})
+    data = TensorData(X, y, sampler=lambda n, world, rank: EpochShuffle(n, 128, int(seed), world, rank))
+    fit(module, data, trainer=trainer, seed=int(seed), max_epochs=epochs, limit_val_batches=0)
     return clf.eval()
+
+
+def _train(
+    net: nn.Module, X: Tensor, levels: NoiseLevels, exp: Experiment, model: str, seed: int, trainer
+) -> list:
+    """The denoiser's training through Lightning (``lit.diffusion.fit_denoiser``: on one process exactly the
+    steps of the plain loop ``diffusion.losses.train_denoiser``); returns the loss every 1% of the steps."""
+    lr = exp.mlp_lr if model == "mlp" else exp.lr
+    fitted = fit_denoiser(net, X, levels, exp.steps, lr, exp.batch, seed, trainer=trainer)
+    return loss_history(fitted.losses, exp.steps)
 
 
 def _pairwise_spread(X: Tensor) -> float:
@@ -317,7 +328,7 @@ def _encode_grid(images: Tensor) -> dict:
     return {"shape": list(arr.shape), "b64": base64.b64encode(arr.tobytes()).decode()}
 
 
-def _mnist(exp: Experiment, seed: int) -> dict:
+def _mnist(exp: Experiment, seed: int, trainer=None) -> dict:
     from subspacelab.data.vision import load_split, prepare_dataset
 
     prepare_dataset("mnist", exp.data_root)
@@ -327,7 +338,7 @@ def _mnist(exp: Experiment, seed: int) -> dict:
     t0 = time.perf_counter()
     keep = slice(None) if exp.classifier_train is None else slice(0, exp.classifier_train)
     clf = train_classifier(
-        Xtr[keep].float(), ytr[keep], exp.classifier_epochs, trial_seed(seed, "classifier")
+        Xtr[keep].float(), ytr[keep], exp.classifier_epochs, trial_seed(seed, "classifier"), trainer
     )
     with torch.no_grad():
         test_acc = float((clf(Xte.float()).argmax(1) == yte).double().mean())
@@ -369,16 +380,14 @@ def _mnist(exp: Experiment, seed: int) -> dict:
             net = _latent_expert(exp, model, k, seed, sigma_data)
             if model != "mlp":
                 warm_start(net, latents[k], seed=trial_seed(seed, model, "warm", k))
-            hist = train_denoiser(
+            hist = _train(
                 net,
                 latents[k],
                 exp.levels(sigma_data),
-                TrainConfig(
-                    exp.steps,
-                    exp.mlp_lr if model == "mlp" else exp.lr,
-                    exp.batch,
-                    seed=trial_seed(seed, model, "train", k),
-                ),
+                exp,
+                model,
+                trial_seed(seed, model, "train", k),
+                trainer,
             )
             losses.append(statistics.fmean(hist[-5:]))
             params += net.n_parameters(include_bases=False) if model != "mlp" else net.n_parameters()
