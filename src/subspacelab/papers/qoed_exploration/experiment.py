@@ -18,6 +18,7 @@ and the trace of the executed trajectory's Fisher information at the true parame
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
@@ -118,6 +119,7 @@ class Experiment:
         mean, sd = np.array(self.prior_mean), np.array(self.prior_sd)
         return np.maximum(mean + rng.standard_normal(len(mean)) * sd, np.array(self.lower))
 
+    @cached_property
     def combination_scale(self) -> np.ndarray:
         """Each identifiable combination's standard deviation under the (floored) prior: the error's units."""
         rng = np.random.default_rng(trial_seed(0, "qoed_exploration", "prior_draws"))
@@ -130,7 +132,7 @@ class Experiment:
     def identifiable_error(self, estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
         """|combination error| / prior scale, per combination."""
         diff = dd.identifiable_combinations(estimate) - dd.identifiable_combinations(truth)
-        return np.abs(diff) / self.combination_scale()
+        return np.abs(diff) / self.combination_scale  # computed once per Experiment
 
     def prediction_rmse(self, estimate: np.ndarray, truth: np.ndarray, seed: int) -> float:
         """RMSE of one-step predicted observations (noise-free) on held-out random trajectories."""

@@ -134,8 +134,8 @@ class Experiment:
         accuracy, train_accuracy = self._train_and_test(
             combos, texts, test, test_texts, seed, out_dir, trainer
         )
-        rank = self.generator(seed).rank[wp.combination_index(test)]
-        tail = rank >= np.median(self.generator(seed).rank)  # the generator's unpopular half of the space
+        ranks = self.generator(seed).rank
+        tail = ranks[wp.combination_index(test)] >= np.median(ranks)  # the generator's unpopular half
         return {
             "method": self.method,
             "n_samples": self.n_samples,
