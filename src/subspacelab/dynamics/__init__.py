@@ -1,0 +1,1 @@
+"""Dynamical systems as data (``systems``) and Koopman autoencoders with their information terms (``koopman``)."""
