@@ -47,7 +47,15 @@ def _notes(contract, scale: str, rows: list[dict], paper_notes=()) -> list[str]:
 
     settings = plain(contract.scales[scale].get("settings"))
     base = plain(contract.get("settings"))
-    notes.append(f"Settings of every run: {json.dumps(base)}; at this scale: {json.dumps(settings)}.")
+    defaults = (
+        f"the defaults of conf/experiment/{contract.id}.yaml"
+        if contract.get("kind") == "experiment"
+        else "the defaults its config groups compose"
+    )
+    notes.append(
+        f"Settings of every run: {json.dumps(base) if base else defaults}; "
+        f"at this scale: {json.dumps(settings) if settings else 'nothing more'}; each run's grid values on top."
+    )
     return notes
 
 
