@@ -32,3 +32,29 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_script(tmp_path):
+    """``run_script(source, name)``: write ``source`` (dedented) under tmp_path, run it with this Python and the path
+    of an output file as its one argument, assert it exits 0 (showing its stderr if not), and return the JSON it
+    wrote there: how the DDP tests start their two gloo processes, a script being the launcher's entry point."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(source: str, name: str = "script.py", timeout: int = 300) -> dict:
+        script, out_file = tmp_path / name, tmp_path / "out.json"
+        script.write_text(textwrap.dedent(source))
+        out = subprocess.run(
+            [sys.executable, str(script), str(out_file)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out_file.read_text())
+
+    return run

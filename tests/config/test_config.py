@@ -133,7 +133,7 @@ def test_multirun_commands_cover_the_grid():
 
 def test_the_committed_dvc_pipeline_matches_the_contract():
     out = subprocess.run(
-        [sys.executable, "-m", "subspacelab.pipeline.dvcgen", "intrinsic_dimension", "--check"],
+        [sys.executable, "-m", "subspacelab.pipeline.dvcgen", "subspace_ad", "--check"],
         capture_output=True,
         text=True,
     )

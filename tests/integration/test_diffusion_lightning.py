@@ -3,11 +3,6 @@ the plain loop exactly, the Stiefel constraint kept around every optimiser step,
 method (DESIGN.md): 2 DDP ranks end identical, accumulated micro-batches equal one larger batch, a resumed run
 equals an uninterrupted one, seeds reproduce, checkpoints load with ``weights_only=True``."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
@@ -161,21 +156,10 @@ if trainer.global_rank == 0:
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_ddp_ranks_end_identical_with_the_stiefel_retraction(tmp_path):
+def test_ddp_ranks_end_identical_with_the_stiefel_retraction(run_script):
     """Two CPU processes (gloo): every rank draws its own noise and data shard, DDP averages the gradients before
     the tangent projection, so the retracted bases stay identical across ranks."""
-    script = tmp_path / "ddp_denoiser.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    out_file = tmp_path / "out.json"
-    out = subprocess.run(
-        [sys.executable, str(script), str(out_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out_file.read_text())
+    res = run_script(SCRIPT, "ddp_denoiser.py")
     assert res["world_size"] == 2
     assert res["max_abs_diff"] == 0.0
     assert res["orthonormality"] < 1e-12

@@ -3,11 +3,6 @@ a training method (DESIGN.md): 2 DDP ranks end identical (and, for the objective
 windows, equal to one process), accumulated micro-batches take the step of their averaged gradient, a resumed run
 equals an uninterrupted one, seeds reproduce, checkpoints load with ``weights_only=True``."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
@@ -109,22 +104,11 @@ if torch.distributed.get_rank() == 0:
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_ddp_ranks_end_identical_and_equal_one_process_where_the_terms_decompose(tmp_path):
+def test_ddp_ranks_end_identical_and_equal_one_process_where_the_terms_decompose(run_script):
     """Two gloo processes: the parameters are identical on both ranks for the full objective. Without the entropy
     term every part of the loss is a mean over windows and the operator is averaged over the ranks, so 2 ranks of
     8 windows take the one-process step of 16 windows."""
-    script = tmp_path / "ddp_koopman.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    out_file = tmp_path / "out.json"
-    out = subprocess.run(
-        [sys.executable, str(script), str(out_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out_file.read_text())
+    res = run_script(SCRIPT, "ddp_koopman.py")
     assert res["full"]["world"] == 2 and res["full"]["diff"] == 0.0 and res["mi"]["diff"] == 0.0
     torch.manual_seed(0)
     model = kp.MLPAutoencoder(6, 3, 16)

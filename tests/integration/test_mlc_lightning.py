@@ -7,7 +7,6 @@ run from the command line on two gloo processes."""
 import json
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -164,21 +163,10 @@ if module.trainer.global_rank == 0:
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_ddp_ranks_end_identical(tmp_path):
+def test_ddp_ranks_end_identical(run_script):
     """Two CPU processes (gloo) through the fit helper: each rank augments its slice of the global batch with its
     own generator and builds Γ on it; DDP averages the gradients, so the parameters stay identical (and moved)."""
-    script = tmp_path / "ddp_mlc.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    out_file = tmp_path / "out.json"
-    out = subprocess.run(
-        [sys.executable, str(script), str(out_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out_file.read_text())
+    res = run_script(SCRIPT, "ddp_mlc.py")
     assert res["world_size"] == 2 and res["epochs"] == 1  # 4 steps = the 128 / 32 global batches of one epoch
     assert res["params_diff"] == 0.0 and res["buffers_diff"] == 0.0
     assert res["moved"] > 0.0

@@ -1,10 +1,8 @@
 """subspace_ad: the scorers equal scikit-learn's PCA, nearest neighbours and Ledoit-Wolf Mahalanobis on the same
 features; an in-subspace feature scores 0; maps, image scores and defects behave as stated; the rules on hand-made
-rows; a tiny run end to end; the smoke run on two DDP processes."""
-
-import json
-import subprocess
-import sys
+rows; a tiny run end to end. The backbone trains through ``lit.classifier.fit_classifier``, whose two-process run
+equals one process (tests/integration/test_classifier_fit.py; treesynth's smoke run checks it end to end under
+``trainer=ddp``)."""
 
 import numpy as np
 import pytest
@@ -247,38 +245,3 @@ def test_rules_on_hand_made_rows(tmp_path, tiny_run):
         "pixel_auroc_by_shots.png",
     ]
     assert "| sneaker |" in tables([tiny_run])
-
-
-@pytest.mark.slow
-@pytest.mark.ddp
-def test_the_smoke_run_trains_its_backbone_on_two_processes_like_one(tmp_path):
-    """``trainer=ddp trainer.devices=2``: each rank takes half of every global batch, so the backbone and the
-    detection scores are the single-process ones up to summation order."""
-    results = {}
-    for name, extra in (
-        ("one", []),
-        ("two", ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]),
-    ):
-        root = tmp_path / name
-        cmd = [
-            sys.executable,
-            "-m",
-            "subspacelab.train",
-            "paper=subspace_ad",
-            "scale=smoke",
-            "seed=0",
-            "experiment.categories=[7]",
-            "experiment.shots=[1]",
-            f"runs_root={root}",
-            "logger=none",
-            *extra,
-        ]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stderr[-3000:]
-        (metrics,) = list(root.glob("subspace_ad/smoke/*/metrics.json"))
-        results[name] = json.loads(metrics.read_text())
-    assert results["two"]["world_size"] == 2
-    assert abs(results["two"]["backbone_test_accuracy"] - results["one"]["backbone_test_accuracy"]) <= 0.02
-    for a, b in zip(results["one"]["results"], results["two"]["results"], strict=True):
-        assert (a["category"], a["shots"], a["arm"]) == (b["category"], b["shots"], b["arm"])
-        assert abs(a["pixel_auroc"] - b["pixel_auroc"]) <= 0.05

@@ -47,7 +47,7 @@ from subspacelab.diffusion.samplers import sample as draw_samples
 from subspacelab.diffusion.schedules import VESchedule
 from subspacelab.experiments.harness import map_trials, trial_seed, write_trials
 from subspacelab.lit.diffusion import fit_denoiser, loss_history
-from subspacelab.lit.fit import fit, is_distributed
+from subspacelab.lit.fit import is_distributed
 from subspacelab.numerics.union_of_subspaces import random_bases
 
 PARTS = ("synthetic", "mnist")
@@ -297,16 +297,11 @@ class DigitClassifier(nn.Module):
 def train_classifier(X: Tensor, y: Tensor, epochs: int, seed: int, trainer=None) -> DigitClassifier:
     """Adam (lr 1e-3) on the cross-entropy in shuffled batches of 128 for ``epochs`` epochs, through Lightning
     (``lit.SupervisedModule`` and the fit helper; under DDP each rank takes its slice of every global batch)."""
-    from subspacelab.lit import SupervisedModule
-    from subspacelab.lit.batches import EpochShuffle, TensorData
-    from subspacelab.methods.full import full_space
+    from subspacelab.lit.classifier import fit_classifier
 
     torch.manual_seed(int(seed))
     clf = DigitClassifier()
-    module = SupervisedModule(full_space(clf), 10, optimizer={"name": "adam", "lr": 1e-3})
-    data = TensorData(X, y, sampler=lambda n, world, rank: EpochShuffle(n, 128, int(seed), world, rank))
-    fit(module, data, trainer=trainer, seed=int(seed), max_epochs=epochs, limit_val_batches=0)
-    return clf.eval()
+    return fit_classifier(clf, X, y, 10, seed=int(seed), epochs=epochs, trainer=trainer)
 
 
 def _train(

@@ -83,27 +83,23 @@ class Experiment:
 
     def train_backbone(self, x: torch.Tensor, y: torch.Tensor, seed: int, out_dir: Path, trainer=None):
         """(initial network, trained network, its test accuracy is measured by the caller)."""
-        from subspacelab.lit import SupervisedModule
-        from subspacelab.lit.batches import EpochShuffle, TensorData
-        from subspacelab.lit.fit import fit
-        from subspacelab.methods.full import full_space
+        from subspacelab.lit.classifier import fit_classifier
         from subspacelab.models.patch_cnn import PatchConvNet
 
         torch.manual_seed(trial_seed(seed, "subspace_ad", "init"))
         net = PatchConvNet(10, self.width, self.depth)
         initial = copy.deepcopy(net).eval()
-        module = SupervisedModule(full_space(net), 10, optimizer={"name": "adam", "lr": self.lr})
-        data = TensorData(
-            x, y, sampler=lambda n, world, rank: EpochShuffle(n, self.batch_size, seed, world, rank)
-        )
-        fit(
-            module,
-            data,
-            trainer=trainer,
+        fit_classifier(
+            net,
+            x,
+            y,
+            10,
             seed=seed,
-            max_epochs=self.backbone_epochs,
-            limit_val_batches=0,
-            default_root_dir=str(out_dir),
+            epochs=self.backbone_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            trainer=trainer,
+            out_dir=out_dir,
         )
         return initial, net.eval()
 

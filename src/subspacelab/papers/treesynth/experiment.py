@@ -156,10 +156,7 @@ class Experiment:
     ) -> tuple[np.ndarray, float]:
         """Per-test-problem correctness (bool array) of the classifier trained on ``texts``, and its training
         accuracy."""
-        from subspacelab.lit import SupervisedModule
-        from subspacelab.lit.batches import EpochShuffle, TensorData
-        from subspacelab.lit.fit import fit
-        from subspacelab.methods.full import full_space
+        from subspacelab.lit.classifier import fit_classifier
         from subspacelab.models.text import BagOfNgramsClassifier, Vocabulary
 
         vocab = Vocabulary(texts)
@@ -167,20 +164,18 @@ class Experiment:
         y = torch.as_tensor(wp.label(combos), dtype=torch.long)
         torch.manual_seed(trial_seed(seed, "treesynth", "init"))
         net = BagOfNgramsClassifier(len(vocab), wp.N_CLASSES, self.hidden)
-        module = SupervisedModule(full_space(net), wp.N_CLASSES, optimizer={"name": "adam", "lr": self.lr})
-        data = TensorData(
-            x, y, sampler=lambda n, world, rank: EpochShuffle(n, self.batch_size, seed, world, rank)
-        )
-        fit(
-            module,
-            data,
-            trainer=trainer,
+        module = fit_classifier(
+            net,
+            x,
+            y,
+            wp.N_CLASSES,
             seed=seed,
-            max_epochs=self.epochs,
-            limit_val_batches=0,
-            default_root_dir=str(out_dir),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            trainer=trainer,
+            out_dir=out_dir,
         )
-        module.eval()
         xt = vocab.encode(test_texts)
         with torch.no_grad():
             pred = torch.cat([module(chunk).argmax(1) for chunk in xt.split(1000)])
