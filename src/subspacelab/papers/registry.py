@@ -27,6 +27,7 @@ PAPER_IDS = (
     "molr_mog",
     "molrg_diffusion",
     "music_word2vec",
+    "plato_cave",
     "qoed_exploration",
     "representational_capacity",
     "s2cag",
