@@ -79,3 +79,19 @@ def test_each_entry_agrees_with_its_report(report):
     assert ("booktitle" in f) == (bibtex.entry_type(text) == "inproceedings")
     assert ("journal" in f) == (bibtex.entry_type(text) == "article")
     assert plain(f["title"]) == meta["title"]
+
+
+def test_each_paper_holds_its_own_entry_and_docs_gathers_them(tmp_path):
+    """One entry per ``papers/<id>/paper.bib``, keyed by that id (so a paper's report stage depends on its own entry
+    only); ``docs/papers.bib`` is exactly their concatenation (``make readme`` writes it, ``make check`` checks)."""
+    for path in sorted((ROOT / "src" / "subspacelab" / "papers").glob("*/paper.bib")):
+        assert list(bibtex.entries(path)) == [path.parent.name], path
+    assert (ROOT / "docs" / "papers.bib").read_text() == bibtex.combined()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "paper.bib").write_text("@misc{b,\n  title = {{B}},\n}\n")
+    (tmp_path / "a" / "paper.bib").write_text("@misc{a,\n  title = {{A}},\n}\n")
+    text = bibtex.combined(tmp_path)
+    assert text.startswith(bibtex.HEADER) and text.index("@misc{a,") < text.index("@misc{b,")
+    assert list(bibtex.parse(text)) == ["a", "b"]
+    assert bibtex.entry("a", tmp_path / "a" / "paper.bib").startswith("@misc{a,")

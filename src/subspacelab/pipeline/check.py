@@ -10,6 +10,7 @@ from subspacelab.config import experiment_yaml
 from subspacelab.config.contract import ContractError, check
 from subspacelab.papers import registry
 from subspacelab.pipeline import dvcgen
+from subspacelab.reporting import bibtex
 
 
 def problems(root: Path = Path(".")) -> list[str]:
@@ -27,6 +28,9 @@ def problems(root: Path = Path(".")) -> list[str]:
         out.append(
             f"{path}: differs from its Experiment dataclass (the defaults' one source); run make experiment-yaml"
         )
+    bib = root / "docs" / "papers.bib"
+    if not bib.is_file() or bib.read_text() != bibtex.combined(root / "src" / "subspacelab" / "papers"):
+        out.append(f"{bib}: out of date with src/subspacelab/papers/*/paper.bib; run make readme")
     code = root / "pipelines" / dvcgen.CODE / "dvc.yaml"
     if not code.is_file() or code.read_text() != dvcgen.render_code():
         out.append(f"{code}: out of date with conf/model and conf/method; run make dvc-yaml")

@@ -17,6 +17,7 @@ import yaml
 from subspacelab.config.compose import CachedComposer, contract_overrides
 from subspacelab.pipeline.plan import grid_overrides, load_contract
 from subspacelab.pipeline.tasks import task_of
+from subspacelab.reporting import bibtex
 
 HEADER = (
     "# GENERATED from conf/paper/{paper}.yaml by `python -m subspacelab.pipeline.dvcgen {paper}`.\n"
@@ -167,7 +168,6 @@ REPORT_CODE = [
     "src/subspacelab/reporting",
     "src/subspacelab/pipeline/report.py",
     "src/subspacelab/papers/spec.py",
-    "docs/papers.bib",
 ]
 EVALUATE_CODE = ["src/subspacelab/pipeline/evaluate.py", "src/subspacelab/pipeline/context.py"]
 
@@ -193,6 +193,8 @@ def stages(paper: str) -> dict:
         if f not in REPORT_CODE and not f.startswith("src/subspacelab/reporting/")
     )
     notes = [f"src/subspacelab/papers/{paper}/NOTES.md"] if registry.get(paper).notes() else []
+    bib = bibtex.paper_bib(paper)  # its own entry only: adding another paper's changes no report
+    notes += [str(bib.relative_to(bib.parents[4]))] if bib.is_file() else []
     reads_models = (
         bool(analysis) and not experiment and _task(items) == "classification"
     )  # an LM analysis builds its own

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from subspacelab.reporting import bibtex
 from subspacelab.reporting.claims import counts
 
 START, END = "<!-- papers:start -->", "<!-- papers:end -->"
@@ -67,15 +68,24 @@ def main(argv=None) -> None:
     text = path.read_text()
     new = render(text)
     if args.check:
+        stale = []
         if new != text:
-            print(
-                "README.md: the papers table is out of date with reports/; run make readme", file=sys.stderr
+            stale.append("README.md: the papers table is out of date with reports/; run make readme")
+        if not bibtex.BIB.is_file() or bibtex.BIB.read_text() != bibtex.combined():
+            stale.append(
+                "docs/papers.bib: out of date with src/subspacelab/papers/*/paper.bib; run make readme"
             )
+        if stale:
+            print("\n".join(stale), file=sys.stderr)
             sys.exit(1)
         return
     if new != text:
         path.write_text(new)
         print("[readme] papers table regenerated")
+    bib = bibtex.combined()
+    if not bibtex.BIB.is_file() or bibtex.BIB.read_text() != bib:
+        bibtex.BIB.write_text(bib)
+        print("[readme] docs/papers.bib regenerated")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,10 @@ def paper_page(paper: Paper, bib_path: Path | None = None) -> str:
     if bib:
         parts += ["```bibtex", bib, "```", ""]
     else:
-        parts += [f"No BibTeX entry yet: add one keyed `{paper.id}` to `docs/papers.bib`.", ""]
+        parts += [
+            f"No BibTeX entry yet: add one keyed `{paper.id}` in `src/subspacelab/papers/{paper.id}/paper.bib`, then `make readme`.",
+            "",
+        ]
     return "\n".join(parts)
 
 
