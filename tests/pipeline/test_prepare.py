@@ -19,13 +19,13 @@ def test_a_mat_record_holds_the_files_hash_and_says_if_it_is_the_published_one(t
     assert json.loads((tmp_path / "mat" / "orl.provenance.json").read_text())["exact"] is True
 
 
-def test_a_missing_mat_file_says_how_to_get_it(tmp_path, capsys):
+def test_a_missing_mat_file_says_how_to_get_it_in_one_line_with_exit_2(tmp_path, capsys):
     empty = tmp_path / "empty_mirror"
     empty.mkdir()
     with pytest.raises(SystemExit) as stop:
         prepare.main(["--mat", "acm", "--root", str(tmp_path / "raw"), "--mirror", str(empty)])
     err = capsys.readouterr().err
-    assert stop.value.code == 1 and "graphs/s2cag/acm.mat" in err and len(err.strip().splitlines()) == 1
+    assert stop.value.code == 2 and "graphs/s2cag/acm.mat" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "raw").exists()
 
 

@@ -96,3 +96,23 @@ def test_a_failed_dvc_run_marks_the_running_stage_failed():
     follower.line("Running stage 'pipelines/p/dvc.yaml:train@cpu-r1':\n")
     follower.end(ok=False)
     assert out.getvalue().splitlines()[-1].startswith("[reproduce] [failed] cpu-r1 (1/1)")
+
+
+def test_dvcs_restatement_of_a_stage_user_error_is_dropped_and_remembered():
+    """A stage that exits 2 has printed its one-line user error; DVC's closing ERROR line restating the command is
+    dropped (``reproduce`` then exits 2). Any other line, other failures' ERROR lines included, passes on."""
+    from subspacelab.pipeline.reproduce import relay_stderr
+
+    user = (
+        "error: mnist is not in data/raw; point SUBSPACELAB_DATA_MIRROR at shared/datasets\n"
+        "ERROR: failed to reproduce 'prepare@mnist': failed to run: python -m subspacelab.pipeline.prepare mnist, "
+        "exited with 2\n"
+    )
+    crash = "Traceback (most recent call last):\nERROR: failed to reproduce 'train@cpu-s0': failed to run: x, exited with 1\n"
+    for text, dropped in ((user, True), (crash, False)):
+        out = io.StringIO()
+        thread, seen = relay_stderr(io.BytesIO(text.encode()), out)
+        thread.join()
+        assert seen.is_set() == dropped
+        kept = text.splitlines(keepends=True)[:1] if dropped else text.splitlines(keepends=True)
+        assert out.getvalue() == "".join(kept)

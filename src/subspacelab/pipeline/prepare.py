@@ -98,10 +98,7 @@ def main(argv=None) -> None:
                 f"[prepare] {args.corpus}: {args.tokenizer} tokenizer, vocab {args.vocab_size}, "
                 f"{prov.get('n_train_tokens')} training tokens"
             )
-    except DataUnavailableError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except DataIntegrityError as err:
+    except (DataUnavailableError, DataIntegrityError) as err:  # user errors: say what to do, exit 2
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,29 @@ from subspacelab.pipeline.progress import Progress, duration
 
 RUNNING = re.compile(r"Running stage '(?P<stage>[^']+)':")
 SKIPPING = re.compile(r"Stage '(?P<stage>[^']+)' (?:didn't change, skipping|is cached - skipping run)")
+# DVC's own closing line when a stage's command exited 2: our entry points exit 2 only after printing the user
+# error in one line, so DVC's restatement of the command adds nothing
+STAGE_USER_ERROR = re.compile(r"^ERROR: failed to reproduce '[^']+': failed to run: .*, exited with 2\s*$")
+EXIT_USER_ERROR = 2
+
+
+def relay_stderr(stream, out=None) -> tuple[threading.Thread, threading.Event]:
+    """Pass DVC's stderr on line by line in a thread, except DVC's line restating a stage's user error: (the
+    thread, to join once DVC exits; an event set once such a line came, the stage's own message before it)."""
+    out = out or sys.stderr
+    seen = threading.Event()
+
+    def pump():
+        for text in io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""):
+            if STAGE_USER_ERROR.match(text):
+                seen.set()
+                continue
+            out.write(text)
+            out.flush()
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread, seen
 
 
 def params(root: Path = Path(".")) -> dict:
@@ -133,16 +157,18 @@ def reproduce_with_dvc(paper: str, scale: str, force: bool = False) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = ["dvc", "repro", *(["--force"] if force else []), target]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except FileNotFoundError:
         raise UserError("dvc: not found on PATH; run make install (it installs DVC into .venv)") from None
+    relay, user_error = relay_stderr(proc.stderr)
     follower = DvcFollower(progress)
     # newline="": a line may end in "\r" (a progress bar redrawn in place) and is passed on as it is
     for text in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
         follower.line(text)
     rc = proc.wait()
+    relay.join()
     follower.end(ok=rc == 0)
-    return rc
+    return EXIT_USER_ERROR if rc and user_error.is_set() else rc
 
 
 def main(argv=None) -> None:
@@ -167,6 +193,8 @@ def _main(argv=None) -> None:
         reproduce_in_process(args.paper, args.scale, args.force)
     else:
         rc = reproduce_with_dvc(args.paper, args.scale, args.force)
+        if rc == EXIT_USER_ERROR:  # the stage said what to fix, in one line, above
+            sys.exit(rc)
         if rc:
             print(f"[reproduce] dvc repro failed (exit {rc}); rerun the same command: finished runs are kept")
             sys.exit(rc)
