@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from subspacelab.errors import UserError, user_errors
+from subspacelab.pipeline import uptodate
 from subspacelab.pipeline.progress import Progress, duration
 
 RUNNING = re.compile(r"Running stage '(?P<stage>[^']+)':")
@@ -148,6 +149,14 @@ def reproduce_with_dvc(paper: str, scale: str, force: bool = False) -> int:
     from subspacelab.pipeline import dvcgen
     from subspacelab.pipeline.dvclocks import repair
 
+    # first, before anything slow: a contract or code edit changes the signature, so dvc.yaml needs no look here
+    if not force and uptodate.unchanged(paper, scale):
+        print(
+            f"[reproduce] nothing changed since the last reproduction of {paper} at scale {scale} (no file it reads "
+            "or writes was touched since): DVC not started; FORCE=1 recomputes",
+            flush=True,
+        )
+        return 0
     dvcgen.write_if_changed(paper)
     for line in repair(Path(".")):
         print(f"[reproduce] {line}", flush=True)
@@ -168,6 +177,8 @@ def reproduce_with_dvc(paper: str, scale: str, force: bool = False) -> int:
     rc = proc.wait()
     relay.join()
     follower.end(ok=rc == 0)
+    if rc == 0:
+        uptodate.record(paper, scale)
     return EXIT_USER_ERROR if rc and user_error.is_set() else rc
 
 
