@@ -47,3 +47,16 @@ def test_unchanged_until_a_watched_file_changes(tmp_path):
     assert not changes(lambda: (tmp_path / "src/subspacelab/__pycache__").mkdir())
     uptodate.stamp("p", "cpu", tmp_path).write_text("not json")
     assert not uptodate.unchanged("p", "cpu", tmp_path)
+
+
+def test_a_dangling_link_in_a_run_is_taken_as_itself(tmp_path):
+    """W&B leaves ``debug-internal.log`` links whose target may be gone: the signature reads the link, not its
+    target, and a retargeted link counts as a change."""
+    _tree(tmp_path)
+    link = tmp_path / "runs/p/cpu/r-s0/debug-internal.log"
+    link.symlink_to(tmp_path / "runs/p/cpu/r-s0/gone.log")
+    uptodate.record("p", "cpu", tmp_path)
+    assert uptodate.unchanged("p", "cpu", tmp_path)
+    link.unlink()
+    link.symlink_to(tmp_path / "runs/p/cpu/r-s0/another-target.log")
+    assert not uptodate.unchanged("p", "cpu", tmp_path)

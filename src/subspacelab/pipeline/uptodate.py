@@ -51,7 +51,10 @@ def signature(paper: str, scale: str, root: Path = Path(".")) -> str:
     digest = hashlib.sha256()
     for top in watched(paper, scale, root):
         for f in _files(top):
-            st = f.stat()
+            try:  # a link is itself (W&B leaves dangling ones); a file removed meanwhile is not there
+                st = f.lstat()
+            except FileNotFoundError:
+                continue
             digest.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -61,10 +64,14 @@ def stamp(paper: str, scale: str, root: Path = Path(".")) -> Path:
 
 
 def record(paper: str, scale: str, root: Path = Path(".")) -> None:
-    """After a successful reproduction: remember the state it left."""
+    """After a successful reproduction: remember the state it left. Best effort: without a stamp the next
+    reproduction asks DVC, as it would anyway."""
     path = stamp(paper, scale, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"signature": signature(paper, scale, root)}))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"signature": signature(paper, scale, root)}))
+    except OSError:
+        path.unlink(missing_ok=True)
 
 
 def unchanged(paper: str, scale: str, root: Path = Path(".")) -> bool:
