@@ -58,8 +58,8 @@ dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code
 
-test: $(STAMP) ## run the whole test suite (installs first if needed)
-	$(PY) -m pytest -q
+test: $(STAMP) ## run the whole test suite (installs first if needed); lists the 30 slowest tests
+	$(PY) -m pytest -q --durations=30
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 	$(PY) -m pytest -q -m "not slow"
