@@ -24,6 +24,7 @@ PAPER_IDS = (
     "lp_sensitivity",
     "mi_estimation",
     "mlc",
+    "mmcr",
     "molr_mog",
     "molrg_diffusion",
     "music_word2vec",

@@ -1,0 +1,106 @@
+"""Multi-view self-supervised training through Lightning (``selfsup``), on one CPU, one GPU or several processes.
+
+- ``MultiViewModule``: one step draws N views of every image of the batch (``selfsup.views.RandomViews``, seeded
+  by image index and epoch), embeds them by ``projector(encoder(view))`` and minimises the objective on the
+  (B, N, d) embeddings (``selfsup.objectives``). Under DDP the objective gathers every rank's embeddings with a
+  gradient, so the ranks take the one-process step of the global batch (batch norm aside: its statistics stay
+  per rank unless the trainer syncs them). Adam(lr, weight_decay) with no schedule, as the MMCR CIFAR recipe.
+  ``history``: one row per epoch, the mean of each loss part.
+- ``fit_multiview``: trains on a (n, C, H, W) image tensor through ``lit.fit.fit`` in global batches of a seeded
+  per-epoch shuffle (``lit.batches.EpochShuffle``), for ``epochs`` or ``steps``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from subspacelab.lit.batches import EpochShuffle, TensorData
+from subspacelab.lit.fit import fit
+
+
+class MultiViewModule(L.LightningModule):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        projector: nn.Module,
+        objective,
+        views,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-6,
+    ):
+        super().__init__()
+        if lr <= 0 or weight_decay < 0:
+            raise ValueError("MultiViewModule: need lr > 0 and weight_decay >= 0")
+        self.encoder, self.projector = encoder, projector
+        self.objective, self.views = objective, views
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.history: list[dict] = []
+        self._stats: dict[str, list[float]] = defaultdict(list)
+
+    def embed(self, views: Tensor) -> Tensor:
+        """(B, N, d) projector outputs of (B, N, C, H, W) views."""
+        b, n = views.shape[:2]
+        return self.projector(self.encoder(views.flatten(0, 1))).view(b, n, -1)
+
+    def training_step(self, batch, batch_idx) -> Tensor:
+        images, index = batch
+        z = self.embed(self.views(images, index, self.current_epoch))
+        loss, parts = self.objective(z, gather=self.trainer.world_size > 1)
+        for key, v in {"loss": loss, **parts}.items():
+            self._stats[key].append(float(v.detach()))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        keys = sorted(self._stats)
+        means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
+        if self.trainer.world_size > 1:
+            means = self.trainer.strategy.reduce(means, reduce_op="mean")
+        self.history.append({"epoch": self.current_epoch + 1, **dict(zip(keys, means.tolist(), strict=True))})
+        self._stats.clear()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["multiview_history"] = [dict(row) for row in self.history]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = [dict(row) for row in checkpoint.get("multiview_history", [])]
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def fit_multiview(
+    encoder: nn.Module,
+    projector: nn.Module,
+    images: Tensor,
+    objective,
+    views,
+    *,
+    batch: int,
+    seed: int,
+    epochs: int | None = None,
+    steps: int = -1,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-6,
+    trainer=None,
+    callbacks=(),
+    ckpt_path: str | None = None,
+    **options,
+) -> MultiViewModule:
+    """Train ``encoder`` and ``projector`` on ``images`` (module doc) in global batches of ``batch`` images,
+    data order from ``seed``; ``trainer``: the run's trainer section (placement). Returns the module."""
+    module = MultiViewModule(encoder, projector, objective, views, lr, weight_decay)
+    index = torch.arange(len(images))
+    data = TensorData(images, index, sampler=lambda n, world, rank: EpochShuffle(n, batch, seed, world, rank))
+    return fit(
+        module,
+        data,
+        trainer=trainer,
+        seed=seed,
+        callbacks=callbacks,
+        ckpt_path=ckpt_path,
+        **{"max_epochs": epochs, "max_steps": steps, **options},
+    )
