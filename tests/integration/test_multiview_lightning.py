@@ -74,7 +74,7 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run_and_checkpoints_hold
     resumed = _fit(_net(9), name="barlow", n_views=2, epochs=2, ckpt_path=str(ckpt))
     assert torch.equal(_params(straight), _params(resumed)) and resumed.history == straight.history
     state = torch.load(ckpt, weights_only=True)
-    assert {"state_dict", "optimizer_states", "multiview_history"} <= set(state)
+    assert {"state_dict", "optimizer_states", "epoch_history"} <= set(state)
 
 
 def test_a_seed_reproduces_its_run_and_another_seed_does_not():

@@ -40,5 +40,10 @@ def test_knn_votes_by_exponentiated_similarity():
         w = (cos / temperature).exp()
         expected = int(w[2] > w[0] + w[1])
         assert knn_accuracy(bank, labels, q, torch.tensor([expected]), k=3, temperature=temperature) == 1.0
+    many = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
+    truth = (many[:, 0] > 0).long()
+    assert knn_accuracy(bank, labels, many, truth, k=2, chunk=7) == knn_accuracy(
+        bank, labels, many, truth, k=2
+    )
     with pytest.raises(ValueError, match="k <= 3"):
         knn_accuracy(bank, labels, query, torch.tensor([0, 1]), k=4)

@@ -12,17 +12,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import lightning as L
 import torch
 from torch import Tensor, nn
 
 from subspacelab.lit.batches import EpochShuffle, TensorData
 from subspacelab.lit.fit import fit
+from subspacelab.lit.history import EpochHistory
 
 
-class MultiViewModule(L.LightningModule):
+class MultiViewModule(EpochHistory, L.LightningModule):
     def __init__(
         self,
         encoder: nn.Module,
@@ -38,8 +37,7 @@ class MultiViewModule(L.LightningModule):
         self.encoder, self.projector = encoder, projector
         self.objective, self.views = objective, views
         self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.history: list[dict] = []
-        self._stats: dict[str, list[float]] = defaultdict(list)
+        self._init_history()
 
     def embed(self, views: Tensor) -> Tensor:
         """(B, N, d) projector outputs of (B, N, C, H, W) views."""
@@ -50,23 +48,8 @@ class MultiViewModule(L.LightningModule):
         images, index = batch
         z = self.embed(self.views(images, index, self.current_epoch))
         loss, parts = self.objective(z, gather=self.trainer.world_size > 1)
-        for key, v in {"loss": loss, **parts}.items():
-            self._stats[key].append(float(v.detach()))
+        self.record(loss=loss, **parts)
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        keys = sorted(self._stats)
-        means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
-        if self.trainer.world_size > 1:
-            means = self.trainer.strategy.reduce(means, reduce_op="mean")
-        self.history.append({"epoch": self.current_epoch + 1, **dict(zip(keys, means.tolist(), strict=True))})
-        self._stats.clear()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["multiview_history"] = [dict(row) for row in self.history]
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.history = [dict(row) for row in checkpoint.get("multiview_history", [])]
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

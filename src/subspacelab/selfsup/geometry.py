@@ -46,12 +46,16 @@ def knn_accuracy(
     query_labels: Tensor,
     k: int = 200,
     temperature: float = 0.5,
+    chunk: int = 1024,
 ) -> float:
-    """Accuracy of the weighted kNN vote (module doc); ties between classes go to the lower label."""
+    """Accuracy of the weighted kNN vote (module doc); ties between classes go to the lower label. Queries are
+    scored ``chunk`` at a time."""
     if not 1 <= k <= len(bank):
         raise ValueError(f"knn_accuracy: need 1 <= k <= {len(bank)} bank rows, got k={k}")
-    sim = F.normalize(query.double(), dim=-1) @ F.normalize(bank.double(), dim=-1).T
-    top, idx = sim.topk(k, dim=1)
+    bank = F.normalize(bank.double(), dim=-1)
     votes = torch.zeros(len(query), int(bank_labels.max()) + 1, dtype=torch.float64)
-    votes.scatter_add_(1, bank_labels[idx], (top / temperature).exp())
+    for start in range(0, len(query), chunk):  # ``chunk`` queries at a time: all at once can take GBs
+        part = slice(start, start + chunk)
+        top, idx = (F.normalize(query[part].double(), dim=-1) @ bank.T).topk(k, dim=1)
+        votes[part].scatter_add_(1, bank_labels[idx], (top / temperature).exp())
     return float(votes.argmax(1).eq(query_labels).double().mean())
