@@ -38,6 +38,7 @@ PAPER_IDS = (
     "switchlora",
     "treesynth",
     "ulsam",
+    "xfactors",
 )
 
 

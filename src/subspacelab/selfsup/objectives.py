@@ -23,7 +23,7 @@ from torch import Tensor
 NAMES = ("mmcr", "simclr", "barlow")
 
 
-def _gather_rows(t: Tensor) -> Tensor:
+def gather_rows(t: Tensor) -> Tensor:
     """The rows of ``t`` from every DDP rank in rank order, with a gradient back to each rank's own rows."""
     import torch.distributed as dist
 
@@ -42,7 +42,7 @@ def mmcr_loss(z: Tensor, lmbda: float = 0.0, gather: bool = False) -> tuple[Tens
     z = F.normalize(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z, dim=-1)
     per_image = z.transpose(1, 2)  # (B, d, N): the columns are one image's views
     if gather:
-        per_image = _gather_rows(per_image)
+        per_image = gather_rows(per_image)
     centroids = per_image.mean(-1)  # (B, d)
     global_nuc = torch.linalg.svdvals(centroids).sum()
     local_nuc = torch.linalg.svdvals(per_image).sum() if lmbda else z.new_zeros(())
