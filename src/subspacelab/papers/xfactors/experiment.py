@@ -55,7 +55,7 @@ class Experiment:
     beta: float = 4.0  # [ours] the beta_vae arm (a common choice; the repo trains no baseline)
     # --- the training [code: AdamW defaults (lr 1e-3, wd 1e-2), batch 32, clip 3, about 1.5M steps]
     batch: int = 128  # [ours] more same-value positives per InfoNCE batch
-    steps: int = 1500  # [ours]
+    steps: int = 1200  # [ours]
     lr: float = 1.0e-3
     weight_decay: float = 1.0e-2
     clip: float = 3.0
@@ -183,32 +183,36 @@ class Experiment:
     def run(self, seed: int, out_dir: Path, n_jobs: int = 1, trainer=None) -> dict:
         from subspacelab.lit.fit import is_distributed, world_size
 
+        out_dir = Path(out_dir)
+        swapped = [a for a in self.arms if a.startswith("xfactors")]
+        tasks = list(self.arms) + (["readers"] if swapped else [])  # the factor readers train beside the arms
+
+        def task(name: str):
+            if name == "readers":
+                return self.factor_classifiers(seed, out_dir / "readers", trainer)
+            return self.run_arm(name, seed, out_dir, trainer)
+
         jobs = 1 if is_distributed(trainer) else n_jobs
-        results = map_trials(
-            lambda arm: self.run_arm(arm, seed, Path(out_dir), trainer),
-            list(self.arms),
-            min(jobs, len(self.arms)),
-        )
+        done = dict(zip(tasks, map_trials(task, tasks, min(jobs, len(tasks))), strict=True))
+        results = [done[a] for a in self.arms]
         models = {r["arm"]: r.pop("model") for r in results}
         swaps = {}
-        xfactor_arms = [a for a in models if a.startswith("xfactors")]
-        if xfactor_arms:
-            xtr, ftr, xte, fte = self.data(seed)
-            readers, ceiling = self.factor_classifiers(
-                xtr, ftr, xte, fte, seed, Path(out_dir) / "readers", trainer
-            )
-            for arm in xfactor_arms:
-                swaps[arm] = self.swap_scores(models[arm], readers, xte, fte, seed)
+        if swapped:
+            readers, ceiling = done["readers"]
+            _, _, xte, fte = self.data(seed)
+            swaps = {arm: self.swap_scores(models[arm], readers, xte, fte, seed) for arm in swapped}
             swaps["reader_accuracy"] = ceiling
         return {"world_size": world_size(), "results": results, "swaps": swaps}
 
     # --- factor swaps -----------------------------------------------------------------------------------------
 
-    def factor_classifiers(self, xtr, ftr, xte, fte, seed: int, out_dir: Path, trainer=None):
-        """One small ConvNet per factor trained on the real training images (through Lightning), and each one's accuracy
-        on the real test images (the ceiling of what a swap can score)."""
+    def factor_classifiers(self, seed: int, out_dir: Path, trainer=None):
+        """One small ConvNet per factor trained on the real training images (through Lightning), and each one's
+        accuracy on the real test images (the ceiling of what a swap can score)."""
         from subspacelab.lit.classifier import fit_classifier
 
+        torch.set_num_threads(1)
+        xtr, ftr, xte, fte = self.data(seed)
         levels = self.grid().levels()
         readers, ceiling = [], []
         for k, n in enumerate(levels):
