@@ -58,7 +58,7 @@ dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code
 
-test: $(STAMP) ## run the whole test suite (installs first if needed); lists the 30 slowest tests
+test: $(STAMP) check ## make check, then the whole test suite (installs first if needed); lists the 30 slowest tests
 	$(PY) -m pytest -q --durations=30
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
@@ -71,7 +71,7 @@ format: $(STAMP) ## ruff format the tree (and fix import order)
 	$(BIN)/ruff check --select I --fix -q src tests bench
 	$(BIN)/ruff format -q src tests bench
 
-check: $(STAMP) ## lint + format check + every contract validates and every pipelines/<id>/dvc.yaml is up to date (CI runs this first)
+check: $(STAMP) ## lint + format check + every contract validates and every pipelines/<id>/dvc.yaml is up to date (make test runs it first)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check -q src tests bench
 	$(PY) -m subspacelab.pipeline.check
