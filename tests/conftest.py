@@ -58,3 +58,24 @@ def run_script(tmp_path):
         return json.loads(out_file.read_text())
 
     return run
+
+
+@pytest.fixture
+def float64_default():
+    """A context manager with torch's default dtype float64 inside it (restored after): the DDP tests that compare
+    two ranks with one process build the one-process side in float64, as their scripts do, so that float32
+    round-off through Adam's normalised steps cannot blur the comparison."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def default_float64():
+        before = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            yield
+        finally:
+            torch.set_default_dtype(before)
+
+    return default_float64

@@ -4,8 +4,6 @@ and SimCLR's negatives are gathered across ranks with a gradient), accumulated m
 their averaged gradient, a resumed run equals an uninterrupted one, seeds reproduce (the views are redrawn from
 the seed, image index and epoch), checkpoints load with ``weights_only=True``."""
 
-import contextlib
-
 import pytest
 import torch
 
@@ -83,16 +81,6 @@ def test_a_seed_reproduces_its_run_and_another_seed_does_not():
     assert not torch.equal(_params(a), _params(c))
 
 
-@contextlib.contextmanager
-def _float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
-
-
 SCRIPT = """
 import json, sys
 import torch
@@ -121,14 +109,14 @@ if torch.distributed.get_rank() == 0:
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_two_ddp_ranks_end_identical_and_equal_one_process(run_script):
+def test_two_ddp_ranks_end_identical_and_equal_one_process(run_script, float64_default):
     """Without batch norm (per-rank statistics), 2 ranks of 4 images take the one-process step of 8: MMCR's
     centroid matrix and SimCLR's negatives span both ranks' images."""
     res = run_script(SCRIPT, "ddp_multiview.py")
     for name, n in (("mmcr", 4), ("simclr", 2)):
         assert res[name]["world"] == 2 and res[name]["ranks"][0] == res[name]["ranks"][1]
         images, views = _images().double(), RandomViews(n, 10, seed=5)
-        with _float64():
+        with float64_default():
             net = _net(0, norm=False)
             fit_multiview(*net, images, objective(name), views, batch=8, seed=1, steps=3, lr=1e-2)
         got = torch.tensor(res[name]["ranks"][0], dtype=torch.float64)

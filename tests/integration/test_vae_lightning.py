@@ -4,8 +4,6 @@ with a gradient), accumulated micro-batches take the step of their averaged grad
 uninterrupted one, seeds reproduce (the reparameterisation noise is redrawn from the seed, row and epoch),
 checkpoints load with ``weights_only=True``."""
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
@@ -85,16 +83,6 @@ def test_a_seed_reproduces_its_run_and_the_noise_depends_on_the_row_not_the_batc
     assert not torch.equal(row_noise(torch.arange(6), 1, 1, 4, like), whole)
 
 
-@contextlib.contextmanager
-def _float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
-
-
 SCRIPT = """
 import json, sys
 import torch
@@ -121,13 +109,13 @@ if torch.distributed.get_rank() == 0:
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_two_ddp_ranks_end_identical_and_equal_one_process(run_script):
+def test_two_ddp_ranks_end_identical_and_equal_one_process(run_script, float64_default):
     """Without batch norm (per-rank statistics), 2 ranks of 8 rows take the one-process step of 16: every factor's
     InfoNCE spans both ranks' rows, the reconstruction and KL terms are means."""
     res = run_script(SCRIPT, "ddp_vae.py")
     assert res["world"] == 2 and res["ranks"][0] == res["ranks"][1]
     x, y = _data()
-    with _float64():
+    with float64_default():
         model = _model(0, norm=False)
         fit_vae(
             model,

@@ -7,7 +7,7 @@
   per rank unless the trainer syncs them). Adam(lr, weight_decay) with no schedule, as the MMCR CIFAR recipe.
   ``history``: one row per epoch, the mean of each loss part.
 - ``fit_multiview``: trains on a (n, C, H, W) image tensor through ``lit.fit.fit`` in global batches of a seeded
-  per-epoch shuffle (``lit.batches.EpochShuffle``), for ``epochs`` or ``steps``.
+  per-epoch shuffle (``lit.rows.fit_on_rows``), for ``epochs`` or ``steps``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from subspacelab.lit.batches import EpochShuffle, TensorData
-from subspacelab.lit.fit import fit
 from subspacelab.lit.history import EpochHistory
+from subspacelab.lit.rows import fit_on_rows
 
 
 class MultiViewModule(EpochHistory, L.LightningModule):
@@ -76,14 +75,5 @@ def fit_multiview(
     """Train ``encoder`` and ``projector`` on ``images`` (module doc) in global batches of ``batch`` images,
     data order from ``seed``; ``trainer``: the run's trainer section (placement). Returns the module."""
     module = MultiViewModule(encoder, projector, objective, views, lr, weight_decay)
-    index = torch.arange(len(images))
-    data = TensorData(images, index, sampler=lambda n, world, rank: EpochShuffle(n, batch, seed, world, rank))
-    return fit(
-        module,
-        data,
-        trainer=trainer,
-        seed=seed,
-        callbacks=callbacks,
-        ckpt_path=ckpt_path,
-        **{"max_epochs": epochs, "max_steps": steps, **options},
-    )
+    return fit_on_rows(module, images, batch=batch, seed=seed, epochs=epochs, steps=steps, trainer=trainer,
+                       callbacks=callbacks, ckpt_path=ckpt_path, **options)  # fmt: skip

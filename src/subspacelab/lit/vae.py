@@ -7,7 +7,7 @@ several processes.
   the XFactors code; gradient clipping is the Trainer's. ``history``: one row per epoch, the mean of each loss
   part (``lit.history.EpochHistory``).
 - ``fit_vae``: trains on an image tensor and its factor labels through ``lit.fit.fit`` in global batches of a
-  seeded per-epoch shuffle (``lit.batches.EpochShuffle``).
+  seeded per-epoch shuffle (``lit.rows.fit_on_rows``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from subspacelab.lit.batches import EpochShuffle, TensorData
-from subspacelab.lit.fit import fit
 from subspacelab.lit.history import EpochHistory
+from subspacelab.lit.rows import fit_on_rows
 from subspacelab.selfsup.views import view_seed
 
 
@@ -73,16 +72,5 @@ def fit_vae(
     """Train ``model`` (a ``disentangle.model.SplitVAE``) on ``images`` with factor ``labels`` (module doc) in global
     batches of ``batch``, data order and noise from ``seed``. Returns the module."""
     module = VAEModule(model, objective, seed, lr, weight_decay)
-    index = torch.arange(len(images))
-    data = TensorData(
-        images, labels, index, sampler=lambda n, world, rank: EpochShuffle(n, batch, seed, world, rank)
-    )
-    return fit(
-        module,
-        data,
-        trainer=trainer,
-        seed=seed,
-        callbacks=callbacks,
-        ckpt_path=ckpt_path,
-        **{"max_epochs": epochs, "max_steps": steps, "gradient_clip_val": clip, **options},
-    )
+    return fit_on_rows(module, images, labels, batch=batch, seed=seed, epochs=epochs, steps=steps, trainer=trainer,
+                       callbacks=callbacks, ckpt_path=ckpt_path, gradient_clip_val=clip, **options)  # fmt: skip

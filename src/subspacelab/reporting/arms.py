@@ -76,3 +76,19 @@ def rule_mean_at_least(claim: dict, rows: list[dict]) -> Verdict:
         return not_run(f"no run of {arm} reports {', '.join(param(claim, 'metrics'))}")
     verdict = REPRODUCED if min(levels) == 2 else PARTLY if min(levels) == 1 else NOT
     return Verdict({"value": f"{arm}: " + "; ".join(parts), "metrics": detail}, verdict, "")
+
+
+def arms_in(rows: list[dict], order) -> list[str]:
+    """The arms of ``order`` that some row has results for, in that order."""
+    present = {r["arm"] for row in rows for r in row.get("results", [])}
+    return [a for a in order if a in present]
+
+
+def arm_stats(rows: list[dict], arm: str, metric: str) -> tuple[float, float, int]:
+    """(mean, standard deviation, n) over seeds of ``arm``'s ``metric``; nan and 0 when no seed has it."""
+    import numpy as np
+
+    values = list(per_seed(rows, arm, metric).values())
+    return (
+        (float(np.mean(values)), float(np.std(values)), len(values)) if values else (float("nan"),) * 2 + (0,)
+    )

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from subspacelab.papers.mmcr.claims import per_seed
 from subspacelab.papers.mmcr.experiment import ARMS
+from subspacelab.reporting.arms import arm_stats, arms_in
 from subspacelab.reporting.figures import figure
 
 COLUMNS = (
@@ -22,13 +20,7 @@ COLUMNS = (
 
 
 def _arms(rows: list[dict]) -> list[str]:
-    present = {r["arm"] for row in rows for r in row.get("results", [])}
-    return [a for a in ARMS if a in present]
-
-
-def _stats(rows, arm, metric) -> tuple[float, float, int]:
-    v = list(per_seed(rows, arm, metric).values())
-    return (float(np.mean(v)), float(np.std(v)), len(v)) if v else (float("nan"), float("nan"), 0)
+    return arms_in(rows, ARMS)
 
 
 def figures(rows: list[dict], out_dir: Path) -> list[Path]:
@@ -41,7 +33,7 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         for ax, (metric, label) in zip(
             axes, (("probe", "linear-probe accuracy"), ("geometry.radius", "view radius")), strict=True
         ):
-            stats = [_stats(rows, a, metric) for a in arms]
+            stats = [arm_stats(rows, a, metric) for a in arms]
             ax.bar(range(len(arms)), [s[0] for s in stats], yerr=[s[1] for s in stats], capsize=3)
             ax.set_xticks(range(len(arms)), arms, rotation=20)
             ax.set_ylabel(label)
@@ -69,7 +61,7 @@ def tables(rows: list[dict]) -> str:
     arms = _arms(rows)
     if not arms:
         return ""
-    n = max(_stats(rows, a, "probe")[2] for a in arms)
+    n = max(arm_stats(rows, a, "probe")[2] for a in arms)
     lines = [
         f"Every arm, test split (seed mean ± sd, n = {n} seeds; radius and dimension of 16 views per test image, "
         "L2-normalised projector outputs):",
@@ -79,6 +71,6 @@ def tables(rows: list[dict]) -> str:
     ]
     for arm in arms:
         views = next(r["views"] for row in rows for r in row.get("results", []) if r["arm"] == arm)
-        cells = [f"{m:.4f} ± {s:.4f}" for m, s, _ in (_stats(rows, arm, metric) for metric, _ in COLUMNS)]
+        cells = [f"{m:.4f} ± {s:.4f}" for m, s, _ in (arm_stats(rows, arm, metric) for metric, _ in COLUMNS)]
         lines.append(f"| {arm} | {views if arm != 'random_init' else '-'} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

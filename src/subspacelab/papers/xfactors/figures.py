@@ -9,7 +9,7 @@ import numpy as np
 
 from subspacelab.data.dsprites import FACTORS
 from subspacelab.papers.xfactors.experiment import ARMS
-from subspacelab.reporting.arms import per_seed
+from subspacelab.reporting.arms import arm_stats, arms_in
 from subspacelab.reporting.figures import figure
 
 COLUMNS = (
@@ -22,13 +22,7 @@ COLUMNS = (
 
 
 def _arms(rows: list[dict]) -> list[str]:
-    present = {r["arm"] for row in rows for r in row.get("results", [])}
-    return [a for a in ARMS if a in present]
-
-
-def _stats(rows, arm, metric) -> tuple[float, float, int]:
-    v = list(per_seed(rows, arm, metric).values())
-    return (float(np.mean(v)), float(np.std(v)), len(v)) if v else (float("nan"), float("nan"), 0)
+    return arms_in(rows, ARMS)
 
 
 def _swaps(rows, arm, key) -> np.ndarray:
@@ -45,7 +39,7 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         for ax, (metric, label) in zip(
             axes, (("dci_d", "DCI disentanglement"), ("fvs", "FactorVAE score")), strict=True
         ):
-            stats = [_stats(rows, a, metric) for a in arms]
+            stats = [arm_stats(rows, a, metric) for a in arms]
             ax.bar(range(len(arms)), [s[0] for s in stats], yerr=[s[1] for s in stats], capsize=3)
             ax.set_xticks(range(len(arms)), arms, rotation=20)
             ax.set_ylabel(label)
@@ -71,7 +65,7 @@ def tables(rows: list[dict]) -> str:
     arms = _arms(rows)
     if not arms:
         return ""
-    n = max(_stats(rows, a, "dci_d")[2] for a in arms)
+    n = max(arm_stats(rows, a, "dci_d")[2] for a in arms)
     lines = [
         f"Every arm on the test codes (seed mean ± sd, n = {n} seeds):",
         "",
@@ -79,7 +73,7 @@ def tables(rows: list[dict]) -> str:
         "|---|" + "---|" * len(COLUMNS),
     ]
     for arm in arms:
-        cells = [f"{m:.3f} ± {s:.3f}" for m, s, _ in (_stats(rows, arm, metric) for metric, _ in COLUMNS)]
+        cells = [f"{m:.3f} ± {s:.3f}" for m, s, _ in (arm_stats(rows, arm, metric) for metric, _ in COLUMNS)]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     swapped = [a for a in arms if a.startswith("xfactors") and len(_swaps(rows, a, "moved"))]
     if swapped:
