@@ -1,6 +1,7 @@
 """``EpochHistory``: a LightningModule mixin that keeps one row per epoch of the mean of each logged loss part,
 averaged over DDP ranks, saved in and restored from checkpoints (so a resumed run's history equals an
-uninterrupted one's). The module calls ``self.record(loss=..., part=...)`` in its training step."""
+uninterrupted one's). The module calls ``self.record(loss=..., part=...)`` in its training step; ``HISTORY_KEY``
+names the checkpoint entry. The hooks call ``super()``, so the mixin composes with other mixins' hooks."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class EpochHistory:
             self._stats[key].append(float(v.detach() if isinstance(v, torch.Tensor) else v))
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         keys = sorted(self._stats)
         means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
         if self.trainer.world_size > 1:
@@ -29,7 +31,9 @@ class EpochHistory:
         self._stats.clear()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
         checkpoint[self.HISTORY_KEY] = [dict(row) for row in self.history]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         self.history = [dict(row) for row in checkpoint.get(self.HISTORY_KEY, [])]

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import lightning as L
 import torch
 from torch import Tensor
@@ -21,9 +19,12 @@ from torch import Tensor
 from subspacelab.dynamics.koopman import LossWeights, MLPAutoencoder, koopman_loss, ridge_koopman
 from subspacelab.lit.batches import EpochShuffle, TensorData
 from subspacelab.lit.fit import fit
+from subspacelab.lit.history import EpochHistory
 
 
-class KoopmanModule(L.LightningModule):
+class KoopmanModule(EpochHistory, L.LightningModule):
+    HISTORY_KEY = "koopman_history"
+
     def __init__(
         self,
         model: MLPAutoencoder,
@@ -37,8 +38,7 @@ class KoopmanModule(L.LightningModule):
             raise ValueError("KoopmanModule: need lr > 0, step_epochs >= 1, 0 < gamma <= 1")
         self.model, self.weights = model, weights
         self.lr, self.step_epochs, self.gamma = float(lr), int(step_epochs), float(gamma)
-        self.history: list[dict] = []
-        self._stats: dict[str, list[float]] = defaultdict(list)
+        self._init_history()
 
     def _operator(self, x: Tensor, x_next: Tensor) -> Tensor:
         """The batch mean of the per-window operators; over every rank's slice under DDP (no gradient)."""
@@ -52,23 +52,8 @@ class KoopmanModule(L.LightningModule):
         (windows,) = batch
         x, x_next = windows[:, :-1], windows[:, 1:]
         loss, parts, _ = koopman_loss(self.model, x, x_next, self.weights, operator=self._operator(x, x_next))
-        for key, v in {"loss": loss, **parts}.items():
-            self._stats[key].append(float(v.detach()))
+        self.record(loss=loss, **parts)
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        keys = sorted(self._stats)
-        means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
-        if self.trainer.world_size > 1:
-            means = self.trainer.strategy.reduce(means, reduce_op="mean")
-        self.history.append({"epoch": self.current_epoch + 1, **dict(zip(keys, means.tolist(), strict=True))})
-        self._stats.clear()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["koopman_history"] = [dict(row) for row in self.history]
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.history = [dict(row) for row in checkpoint.get("koopman_history", [])]
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)

@@ -16,8 +16,6 @@ through ``fit_mlc``).
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import lightning as L
 import torch
 from torch import Tensor
@@ -26,11 +24,14 @@ from subspacelab.clustering import mlc as M
 from subspacelab.lit.batches import EpochShuffle, TensorData
 from subspacelab.lit.fit import fit
 from subspacelab.lit.generators import RankGenerator
+from subspacelab.lit.history import EpochHistory
 
 STAGES = ("tcr", "mlc")
 
 
-class MLCModule(RankGenerator, L.LightningModule):
+class MLCModule(EpochHistory, RankGenerator, L.LightningModule):
+    HISTORY_KEY = "mlc_history"
+
     def __init__(
         self,
         net: M.MLCNet,
@@ -57,8 +58,7 @@ class MLCModule(RankGenerator, L.LightningModule):
             float(tcr_lambda),
         )
         self.seed = int(seed)
-        self.history: list[dict] = []
-        self._stats: dict[str, list[float]] = defaultdict(list)
+        self._init_history()
 
     def on_fit_start(self) -> None:
         self.net.train()  # Lightning keeps the modes it finds; a read-out before the fit left eval mode
@@ -70,25 +70,8 @@ class MLCModule(RankGenerator, L.LightningModule):
             loss, stats = M.tcr_step(self.net, x, gen, self.eps2, self.tcr_lambda)
         else:
             loss, stats = M.mlc_step(self.net, x, gen, self.eps2, self.eta, self.sinkhorn_iters)
-        for key, v in stats.items():
-            self._stats[key].append(float(v))
+        self.record(**stats)
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        keys = sorted(self._stats)
-        means = torch.tensor([sum(self._stats[k]) / len(self._stats[k]) for k in keys], dtype=torch.float64)
-        if self.trainer.world_size > 1:
-            means = self.trainer.strategy.reduce(means, reduce_op="mean")
-        self.history.append({"epoch": self.current_epoch + 1, **dict(zip(keys, means.tolist(), strict=True))})
-        self._stats.clear()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["mlc_history"] = [dict(row) for row in self.history]
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.history = [dict(row) for row in checkpoint.get("mlc_history", [])]
 
     def setup(self, stage: str) -> None:
         """Freeze what this stage does not train: before DDP wraps the module, so DDP expects no gradient there."""
