@@ -1,5 +1,7 @@
 """``python -m subspacelab.pipeline.check``: every registered paper's contract validates and its committed
-``pipelines/<id>/dvc.yaml`` and ``conf/experiment/<id>.yaml`` are what the generators write. One line per problem; exit 2 if any."""
+``pipelines/<id>/dvc.yaml`` and ``conf/experiment/<id>.yaml`` are what the generators write, and no two test
+files share a name (the test folders are not packages, so pytest stops collecting at the second one). One line
+per problem; exit 2 if any."""
 
 from __future__ import annotations
 
@@ -34,7 +36,20 @@ def problems(root: Path = Path(".")) -> list[str]:
     code = root / "pipelines" / dvcgen.CODE / "dvc.yaml"
     if not code.is_file() or code.read_text() != dvcgen.render_code():
         out.append(f"{code}: out of date with conf/model and conf/method; run make dvc-yaml")
+    out += shared_test_names(root / "tests")
     return out
+
+
+def shared_test_names(tests: Path) -> list[str]:
+    """One line per test file name used in more than one folder under ``tests``."""
+    seen: dict[str, list[Path]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(path)
+    return [
+        f"{', '.join(map(str, paths))}: one test file name in {len(paths)} folders; rename all but one"
+        for name, paths in seen.items()
+        if len(paths) > 1
+    ]
 
 
 def main() -> None:
