@@ -1,6 +1,7 @@
 """HF-DSC (Sindičić & Kopriva, arXiv 2504.18179): the autoencoder's shapes and padding, the self-expression
 and structured-norm losses against their formulas, the stopping rule, the read-out against scipy's normalised
-Laplacian and on planted block structure, DSC-Net's read-out, the full fit on planted subspaces, the image
+Laplacian and on planted block structure, DSC-Net's read-out, the full fit on planted subspaces, the
+Lightning stage against a plain Adam loop (bit for bit) with its resume, checkpoint and seed tests, the image
 loaders, the derive rules on hand-made rows and the experiment's validation."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import torch
 from subspacelab.clustering import hf_dsc as H
 from subspacelab.clustering import images, metrics
 from subspacelab.data.mirror import ENV_VAR, DataUnavailableError
+from subspacelab.lit import hf_dsc as fitting
+from subspacelab.lit.full_batch import FullBatchModule, train_full_batch
 from subspacelab.numerics.union_of_subspaces import random_bases, sample_union
 from subspacelab.papers.hf_dsc import Experiment
 from subspacelab.papers.hf_dsc.claims import RULES
@@ -208,7 +211,7 @@ def _subspace_images(seed=0):
 
 def test_fit_runs_three_stages_and_separates_planted_subspaces():
     x, y = _subspace_images()
-    res = H.fit(
+    res = fitting.fit(
         x,
         3,
         k=4,
@@ -231,7 +234,7 @@ def test_fit_runs_three_stages_and_separates_planted_subspaces():
 
 def test_fit_dscnet_runs_its_fixed_epochs():
     x, y = _subspace_images(seed=5)
-    res = H.fit_dscnet(
+    res = fitting.fit_dscnet(
         x,
         3,
         [1, 4],
@@ -411,3 +414,100 @@ def test_subsets_cut_classes_and_views():
     e = _exp(subsets={"orl": {"max_classes": 5, "view_stride": 2}})
     d = e.data(0)
     assert d.images.shape[0] == 25 and d.n_classes == 5 and np.all(np.bincount(d.labels) == 5)
+
+
+# ----------------------------------------------------------------------------------------------
+# the Lightning stage: the plain loop's steps, resumable, plain-valued checkpoints, seeded
+# ----------------------------------------------------------------------------------------------
+def _plain_stage(modules, loss_fn, stop, lr, evaluate=None, eval_every=0):
+    """The reference: full-batch Adam on loss_fn(step) in a hand-written loop until ``stop`` fires."""
+    params = [p for m in modules for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=lr)
+    losses, evals, done = [], [], False
+    while not done:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(len(losses))
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        done = stop.update(losses[-1])
+        if evaluate is not None and eval_every and (len(losses) % eval_every == 0 or done):
+            evals.append({"step": len(losses), **evaluate()})
+    return losses, evals
+
+
+def _stage_problem(seed=0, init_seed=None):
+    """A small autoencoder + self-expression problem and its stage-2 loss (step-dependent through a term
+    that switches on at step 7, as stage 3's label refresh does); ``init_seed`` draws another start."""
+    x, _ = _subspace_images(seed)
+    torch.manual_seed(seed if init_seed is None else init_seed)
+    ae, se = H.ConvAE([1, 4], [3]), H.SelfExpression(x.shape[0], 1e-4)
+
+    def loss(step: int):
+        outs = ae.encode(x)
+        extra = 1e-3 * se.C.abs().sum() if step >= 7 else 0.0
+        return H.reconstruction_loss(x, ae.reconstruct(outs)) + H.self_expression_loss(se.C, outs) + extra
+
+    return ae, se, loss
+
+
+def _state(modules):
+    return [p.detach().clone() for m in modules for p in m.parameters()]
+
+
+def test_the_lightning_stage_takes_the_plain_loops_steps_bit_for_bit():
+    ae, se, loss = _stage_problem()
+    ref_ae, ref_se, ref_loss = _stage_problem()
+    ev = lambda m: lambda: {"c_norm": float(m.C.detach().abs().sum())}  # noqa: E731
+    log = fitting.train_stage("se", [ae, se], loss, H.RelativeErrorStop(1e-3, 2, 5, 25), 1e-2, ev(se), 4)
+    losses, evals = _plain_stage(
+        [ref_ae, ref_se], ref_loss, H.RelativeErrorStop(1e-3, 2, 5, 25), 1e-2, ev(ref_se), 4
+    )
+    assert log.losses == losses and log.evals == evals and log.steps == len(losses)
+    for a, b in zip(_state([ae, se]), _state([ref_ae, ref_se]), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_stage_stops_by_its_rule_before_the_cap():
+    ae, se, loss = _stage_problem(seed=2)
+    stop = H.RelativeErrorStop(0.5, 2, 3, 500)  # a loose tolerance: stops long before the cap
+    log = fitting.train_stage("se", [ae, se], loss, stop, 1e-3)
+    assert log.reason == "relative error" and 3 <= log.steps < 500 and stop.steps == log.steps
+
+
+def test_a_stage_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ae, se, loss = _stage_problem()
+    whole = train_full_batch(FullBatchModule([ae, se], loss, H.RelativeErrorStop(0.0, 1, 20, 20), 1e-2))
+    ae2, se2, loss2 = _stage_problem()
+    first = FullBatchModule([ae2, se2], loss2, H.RelativeErrorStop(0.0, 1, 20, 20), 1e-2)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0)
+    train_full_batch(first, max_steps=9, callbacks=[ckpt])
+    ae3, se3, loss3 = _stage_problem(init_seed=4)  # another start: the checkpoint must overwrite it
+    second = FullBatchModule([ae3, se3], loss3, H.RelativeErrorStop(0.0, 1, 20, 20), 1e-2)
+    train_full_batch(second, ckpt_path=str(tmp_path / "last.ckpt"))
+    assert len(first.losses) == 9 and second.losses == whole.losses and second.stop.steps == 20
+    for a, b in zip(_state([ae3, se3]), _state([ae, se]), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_stage_checkpoint_loads_with_weights_only(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ae, se, loss = _stage_problem()
+    module = FullBatchModule([ae, se], loss, H.RelativeErrorStop(0.0, 1, 4, 4), 1e-2, lambda: {"acc": 0.5}, 2)
+    train_full_batch(module, callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0)])
+    state = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert state["full_batch"]["stop"]["steps"] == 4 and state["full_batch"]["evals"][-1] == {
+        "step": 4,
+        "acc": 0.5,
+    }
+
+
+def test_fit_is_seeded():
+    x, _ = _subspace_images(seed=1)
+    kw = dict(k=4, channels=[1, 4], kernels=[3], max_steps=(10, 15, 5), min_steps=3, lr=1e-2)
+    a, b, c = (fitting.fit(x, 3, seed=s, **kw) for s in (3, 3, 4))
+    assert np.array_equal(a.C, b.C) and np.array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.C, c.C)

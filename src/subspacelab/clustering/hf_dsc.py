@@ -20,17 +20,17 @@ row i holding the coefficients of sample i (Ĥ_l = C H_l), shared by every layer
 - ``dscnet_labels``: DSC-Net's read-out (keep the largest entries of each column up to a fraction α of its
   ℓ1 mass, SVD of rank K·d + 1, U S^{1/2} rows normalised, affinity |U Uᵀ|^ρ, spectral clustering).
 
-``hf_dsc.fit`` trains the three stages; each stage adds one loss term to the previous stage's, so no term
-carries a weight: (1) reconstruction ||X − X̂||²; (2) + self-expression; (3) + ||C||_Q with the labels Q
-refreshed from C every ``q_refresh`` steps. Each stage ends by the stopping rule.
+``lit.hf_dsc.fit`` trains the three stages through Lightning (each a full-batch stage of ``lit.full_batch``);
+each stage adds one loss term to the previous stage's, so no term carries a weight: (1) reconstruction
+||X − X̂||²; (2) + self-expression; (3) + ||C||_Q with the labels Q refreshed from C every ``q_refresh`` steps.
+Each stage ends by the stopping rule.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -273,58 +273,8 @@ def dscnet_labels(C, n_clusters: int, dim_subspace: int, alpha: float, ro: float
 
 
 # ----------------------------------------------------------------------------------------------
-# training
+# the autoencoder's start
 # ----------------------------------------------------------------------------------------------
-@dataclass
-class StageLog:
-    name: str
-    steps: int = 0
-    reason: str = ""
-    losses: list[float] = field(default_factory=list)
-    evals: list[dict] = field(default_factory=list)  # {"step", "acc", "nmi", ...}: for the report only
-
-
-@dataclass
-class FitResult:
-    C: np.ndarray
-    labels: np.ndarray
-    stages: list[StageLog]
-    C_after_se: np.ndarray | None = None  # C at the end of stage 2 (the "without stage 3" ablation)
-    redraws: int = 0  # autoencoder starts re-drawn because they reconstructed everything as 0
-
-
-def train_stage(
-    name: str,
-    params,
-    loss_fn: Callable[[int], Tensor],
-    stop: RelativeErrorStop,
-    lr: float,
-    evaluate: Callable[[], dict] | None = None,
-    eval_every: int = 0,
-) -> StageLog:
-    """Full-batch Adam on ``loss_fn(step)`` until ``stop`` fires; ``evaluate()`` (which may look at labels,
-    for the report's oracle curve only) every ``eval_every`` steps and at the end."""
-    log = StageLog(name)
-    opt = torch.optim.Adam(params, lr=lr)
-    done = False
-    while not done:
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(log.steps)
-        loss.backward()
-        opt.step()
-        log.losses.append(float(loss.detach()))
-        log.steps += 1
-        done = stop.update(log.losses[-1])
-        if evaluate is not None and eval_every and (log.steps % eval_every == 0 or done):
-            log.evals.append({"step": log.steps, **evaluate()})
-    log.reason = stop.reason
-    print(
-        f"    {name}: {log.steps} steps ({log.reason}), loss {log.losses[0]:.4g} -> {log.losses[-1]:.4g}",
-        flush=True,
-    )
-    return log
-
-
 def live_autoencoder(
     channels: list[int], kernels: list[int], x: Tensor, tries: int = 20
 ) -> tuple[ConvAE, int]:
@@ -338,144 +288,3 @@ def live_autoencoder(
             if (ae.reconstruct(ae.encode(x)) > 0).any():
                 return ae, attempt
     raise RuntimeError(f"ConvAE{channels}: {tries} starts in a row reconstruct every image as 0 (dead ReLUs)")
-
-
-def _refresh(every: int, read_out: Callable[[], np.ndarray]):
-    """Labels Q for stage 3, recomputed from the current C every ``every`` steps."""
-    state: dict = {}
-
-    def labels(step: int) -> np.ndarray:
-        if step % every == 0 or "q" not in state:
-            state["q"] = read_out()
-        return state["q"]
-
-    return labels
-
-
-def fit(
-    images: Tensor,
-    n_clusters: int,
-    k: int | None,
-    channels: list[int],
-    kernels: list[int],
-    layers: str = "all",
-    stage3: bool = True,
-    lr: float = 1e-3,
-    init: float = 1e-4,
-    tol: float = 1e-4,
-    patience: int = 3,
-    min_steps: int = 10,
-    max_steps: tuple[int, int, int] = (1000, 1000, 200),
-    q_refresh: int = 10,
-    seed: int = 0,
-    labels_true=None,
-    eval_every: int = 0,
-    angular_delta: float | None = None,
-    device: str = "cpu",
-) -> FitResult:
-    """HF-DSC's three stages (module doc) on the full batch ``images``; ``labels_true`` is used only to
-    record the oracle ACC curve (never to choose anything). Returns C, the labels and the stage logs.
-    Training runs on ``device`` (one process: C couples every sample, so there is no data parallelism);
-    the read-out runs on the CPU."""
-    from subspacelab.clustering.metrics import scores
-
-    torch.manual_seed(seed)
-    x = images.float()
-    n = x.shape[0]
-    ae, redraws = live_autoencoder(channels, kernels, x)
-    se = SelfExpression(n, init)
-    x, ae, se = x.to(device), ae.to(device), se.to(device)
-    C_np = lambda: se.C.detach().double().cpu().numpy()  # noqa: E731
-    read_out = lambda: shifted_laplacian_labels(C_np(), n_clusters, k, seed, angular_delta)  # noqa: E731
-    evaluate = (lambda: scores(labels_true, read_out())) if labels_true is not None else None
-
-    def stop(i: int) -> RelativeErrorStop:
-        return RelativeErrorStop(tol, patience, min_steps, max_steps[i])
-
-    def rec(step: int) -> Tensor:
-        return reconstruction_loss(x, ae.reconstruct(ae.encode(x)))
-
-    def rec_se(step: int) -> Tensor:
-        outs = ae.encode(x)
-        return reconstruction_loss(x, ae.reconstruct(outs)) + self_expression_loss(
-            se.C, select_layers(outs, layers)
-        )
-
-    stages = [train_stage("pretrain", ae.parameters(), rec, stop(0), lr)]
-    params = [*ae.parameters(), *se.parameters()]
-    stages.append(train_stage("self_expression", params, rec_se, stop(1), lr, evaluate, eval_every))
-    C_se = C_np()
-    if stage3:
-        q = _refresh(q_refresh, read_out)
-        stages.append(
-            train_stage(
-                "structured_norm",
-                params,
-                lambda t: rec_se(t) + structured_norm(se.C, q(t)),
-                stop(2),
-                lr,
-                evaluate,
-                eval_every,
-            )
-        )
-    C = C_np()
-    return FitResult(C, read_out(), stages, C_se, redraws)
-
-
-def fit_dscnet(
-    images: Tensor,
-    n_clusters: int,
-    channels: list[int],
-    kernels: list[int],
-    epochs: int,
-    weight_coef: float,
-    weight_self_exp: float,
-    alpha: float,
-    dim_subspace: int,
-    ro: float,
-    pretrain_steps: tuple[int, float, int] = (1000, 1e-4, 3),
-    lr: float = 1e-3,
-    init: float = 1e-8,
-    seed: int = 0,
-    device: str = "cpu",
-) -> FitResult:
-    """DSC-Net (Ji et al. 2017; XifengGuo/DSC-Net main.py): the same reconstruction pre-training, then
-    ||X − dec(C Z)||² + λ1 ||C||_F² + λ2 ||Z − C Z||² on the last layer for a fixed number of epochs, C free
-    (diagonal included, start 1e-8), read out with its own label-tuned post-processing."""
-    torch.manual_seed(seed)
-    x = images.float()
-    ae, redraws = live_autoencoder(channels, kernels, x)
-    se = SelfExpression(x.shape[0], init, zero_diagonal=False)
-    x, ae, se = x.to(device), ae.to(device), se.to(device)
-    cap, tol, patience = pretrain_steps
-    stages = [
-        train_stage(
-            "pretrain",
-            ae.parameters(),
-            lambda t: reconstruction_loss(x, ae.reconstruct(ae.encode(x))),
-            RelativeErrorStop(tol, patience, 10, cap),
-            lr,
-        )
-    ]
-
-    def loss(step: int) -> Tensor:
-        outs = ae.encode(x)
-        z = outs[-1]
-        zc = (se.C @ flatten(z)).reshape(z.shape)
-        return (
-            reconstruction_loss(x, ae.reconstruct([*outs[:-1], zc]))
-            + weight_coef * se.C.pow(2).sum()
-            + weight_self_exp * (flatten(z) - flatten(zc)).pow(2).sum()
-        )
-
-    stages.append(
-        train_stage(
-            "dscnet",
-            [*ae.parameters(), *se.parameters()],
-            loss,
-            RelativeErrorStop(0.0, 1, epochs, epochs),
-            lr,
-        )
-    )
-    C = se.C.detach().double().cpu().numpy()
-    return FitResult(C, dscnet_labels(C, n_clusters, dim_subspace, alpha, ro, seed), stages, None, redraws)

@@ -3,7 +3,7 @@
 One run = one image set (ORL, COIL-20, Extended Yale B or an MNIST subset, optionally cut to its first
 ``max_classes`` classes / every ``view_stride``-th image), one seed, one ``method``:
 
-- ``hf_dsc``: the three label-free stages of ``clustering.hf_dsc.fit`` with one joint C over the chosen
+- ``hf_dsc``: the three label-free stages of ``lit.hf_dsc.fit`` (Lightning) with one joint C over the chosen
   ``layers``; recorded: the self-stopped labels, the read-outs of the same C without the top-k truncation,
   with k ± ``k_spread``, and with the angular step, the stage-2 C (no stage 3), the stopping steps, and the
   oracle ACC curve (labels used for the report only);
@@ -27,6 +27,7 @@ import torch
 
 from subspacelab.clustering import baselines, hf_dsc, images, scores
 from subspacelab.clustering.metrics import measure
+from subspacelab.lit import hf_dsc as hf_dsc_fit
 
 METHODS = ("hf_dsc", "dscnet", "linear")
 LINEAR = ("lsr", "ssc", "ensc", "ssc_omp", "lrr")
@@ -231,7 +232,7 @@ class Experiment:
         K, k = d.n_classes, int(self.k_prior[self.dataset])
         net = self.nets[self.dataset]
         res, wall, cpu, _ = measure(
-            lambda: hf_dsc.fit(
+            lambda: hf_dsc_fit.fit(
                 d.images,
                 K,
                 k,
@@ -298,7 +299,7 @@ class Experiment:
         s = dict(self.dscnet_settings[self.dataset])
         net = self.nets[self.dataset]
         res, wall, cpu, _ = measure(
-            lambda: hf_dsc.fit_dscnet(
+            lambda: hf_dsc_fit.fit_dscnet(
                 d.images,
                 d.n_classes,
                 list(net["channels"]),
