@@ -26,8 +26,8 @@ from subspacelab.analysis.information import (
     nwj_lower_bound,
     reference_clusters,
     spectral_entropy,
-    train_critic_mi,
 )
+from subspacelab.lit.critics import train_critic_mi
 
 
 def correlated_gaussians(n: int, d: int, rho: float, seed: int) -> tuple[np.ndarray, np.ndarray, float]:

@@ -16,6 +16,7 @@ from scipy import stats
 
 from subspacelab.analysis import mi_protocol as P
 from subspacelab.analysis.information import gaussian_mi, ksg_mi
+from subspacelab.lit.critics import train_max_test
 from subspacelab.papers.mi_estimation import claims as C
 from subspacelab.papers.mi_estimation import experiment as G
 from subspacelab.reporting.verdict import NOT, NOT_RUN, PARTLY, REPRODUCED
@@ -241,16 +242,16 @@ def test_max_test_training_recovers_a_low_dimensional_mi_and_is_seeded():
     rng = np.random.default_rng(0)
     rho = P.latent_rho(1.0, 2)
     zx, zy = P.correlated_latents(640, 2, rho, rng)
-    r1 = P.train_max_test(zx, zy, epochs=10, hidden=32, embed_dim=16, seed=3, lr=3e-3)
+    r1 = train_max_test(zx, zy, epochs=10, hidden=32, embed_dim=16, seed=3, lr=3e-3)
     assert r1["n_test"] == 63 and r1["n_train"] == 577  # int(640 * (1 - 0.9)) = 63, as NeuralMI
     assert 0 <= r1["best_epoch"] < 10 and len(r1["history"]) == 10
     assert r1["train_mi"] == pytest.approx(1.0, abs=0.3) and r1["train_mi"] <= r1["ceiling"]
     state = torch.random.get_rng_state()
     kw = {"epochs": 2, "hidden": 8, "embed_dim": 4, "seed": 5}
-    a, b = P.train_max_test(zx[:200], zy[:200], **kw), P.train_max_test(zx[:200], zy[:200], **kw)
+    a, b = train_max_test(zx[:200], zy[:200], **kw), train_max_test(zx[:200], zy[:200], **kw)
     assert a == b  # seeded
     assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
-    v = P.train_max_test(zx, zy, "vsib", epochs=10, hidden=32, embed_dim=16, seed=1, lr=3e-3)
+    v = train_max_test(zx, zy, "vsib", epochs=10, hidden=32, embed_dim=16, seed=1, lr=3e-3)
     assert 0.1 < v["train_mi"] < 1.3  # learns (more slowly: the sampled embeddings start with unit noise)
 
 

@@ -28,7 +28,6 @@ from subspacelab.analysis.information import (
     nwj_lower_bound,
     reference_clusters,
     spectral_entropy,
-    train_critic_mi,
 )
 from subspacelab.analysis.matching import (
     SparsePrediction,
@@ -112,6 +111,5 @@ __all__ = [
     "svcca",
     "svcca_coefficients",
     "svd_reduce",
-    "train_critic_mi",
     "unit_correlation",
 ]

@@ -6,8 +6,8 @@ Contents
 - k-NN:          ``ksg_mi`` (Kraskov, Stoegbauer & Grassberger 2004, estimator 1, max-norm) and
                  ``ksg_entropy`` (Kozachenko-Leonenko entropy as written in the same paper, Sec. II).
 - Critic bounds: ``infonce_lower_bound``, ``nwj_lower_bound``, ``mine_lower_bound`` on a score matrix, the
-                 critics ``SeparableCritic`` / ``ConcatCritic`` and the trainer ``train_critic_mi``
-                 (Poole et al. 2019, "On variational bounds of mutual information"; Belghazi et al. 2018, MINE).
+                 critics ``SeparableCritic`` / ``ConcatCritic`` (Poole et al. 2019, "On variational bounds of
+                 mutual information"; Belghazi et al. 2018, MINE); ``lit.critics.train_critic_mi`` trains them.
 - Diffusion:     ``diffusion_spectral_entropy`` (DSE), ``diffusion_spectral_mutual_information`` (DSMI) and the
                  binning baseline ``classic_shannon_entropy`` (CSE) of Liao, Liu et al. 2023, "Assessing Neural
                  Network Representations During Training Using Noise-Resilient Diffusion Spectral Entropy"
@@ -41,7 +41,6 @@ __all__ = [
     "SeparableCritic",
     "ConcatCritic",
     "make_critic",
-    "train_critic_mi",
     "diffusion_operator",
     "spectral_entropy",
     "diffusion_spectral_entropy",
@@ -206,7 +205,7 @@ def mine_lower_bound(scores) -> torch.Tensor:
 
         I_DV = E_p[f] - log E_{p(x)p(y)}[e^f],
     marginal samples taken as the off-diagonal pairs of the batch (Poole et al.'s construction; Belghazi et
-    al. shuffle y instead). This is the value; the bias-corrected MINE gradient lives in ``train_critic_mi``.
+    al. shuffle y instead). This is the value; the bias-corrected MINE gradient lives in ``lit.critics.train_critic_mi``.
     """
     s = _scores_tensor(scores)
     return s.diagonal().mean() - _logmeanexp_offdiag(s)
@@ -282,62 +281,6 @@ def _mine_surrogate(
     marg = torch.exp(_logmeanexp_offdiag(s))
     m = marg.detach() if ema is None else (1.0 - rate) * ema + rate * marg.detach()
     return s.diagonal().mean() - marg / m, m
-
-
-def train_critic_mi(
-    x,
-    y,
-    critic: str = "separable",
-    estimator: str = "infonce",
-    steps: int = 500,
-    *,
-    batch_size: int = 128,
-    lr: float = 5e-4,
-    hidden: int = 64,
-    embed_dim: int = 16,
-    layers: int = 2,
-    mine_ema_rate: float | None = 0.01,
-    x_eval=None,
-    y_eval=None,
-    eval_batches: int = 16,
-    seed: int = 0,
-) -> float:
-    """Train a small MLP critic by maximising a variational MI bound with Adam; return the bound (nats).
-
-    Each step draws ``batch_size`` distinct paired samples, forms the (B, B) score matrix and ascends the
-    bound named by ``estimator`` ("infonce", "nwj", or "mine"; Poole et al. 2019). For "mine" the gradient
-    uses the moving-average correction of Belghazi et al. 2018 with rate ``mine_ema_rate`` (None: plain DV
-    gradient). The estimate is the mean bound over ``eval_batches`` random batches of the same size, drawn
-    from (x_eval, y_eval) when given (held-out data) else from (x, y), with the critic frozen. InfoNCE is
-    therefore capped at log(batch_size). Everything is seeded (``seed``) and the global torch RNG is left
-    untouched. Settings defaults: lr 5e-4 and batch 128 as in Poole et al.'s demo and NeuralMI.
-    """
-    if estimator not in _BOUNDS:
-        raise ValueError(f"unknown estimator {estimator!r}; use one of {sorted(_BOUNDS)}")
-    xt, yt = _to_tensor(_to_numpy_2d(x), torch.float32), _to_tensor(_to_numpy_2d(y), torch.float32)
-    n = xt.shape[0]
-    if yt.shape[0] != n or n < batch_size:
-        raise ValueError(f"need len(x) == len(y) >= batch_size, got {n}, {yt.shape[0]}, {batch_size}")
-    xe = xt if x_eval is None else _to_tensor(_to_numpy_2d(x_eval), torch.float32)
-    ye = yt if y_eval is None else _to_tensor(_to_numpy_2d(y_eval), torch.float32)
-    bound = _BOUNDS[estimator]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = make_critic(critic, xt.shape[1], yt.shape[1], hidden, embed_dim, layers)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        ema = None
-        for _ in range(steps):
-            idx = torch.randperm(n, generator=gen)[:batch_size]
-            s = net(xt[idx], yt[idx])
-            if estimator == "mine" and mine_ema_rate is not None:
-                objective, ema = _mine_surrogate(s, ema, mine_ema_rate)
-            else:
-                objective = bound(s)
-            opt.zero_grad()
-            (-objective).backward()
-            opt.step()
-        return _evaluate_bound(net, bound, xe, ye, batch_size, eval_batches, gen)
 
 
 @torch.no_grad()

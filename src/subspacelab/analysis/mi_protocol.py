@@ -11,7 +11,7 @@ Contents
 - Data with known MI (Sec. "synthetic benchmarks", K = 500 in v2): ``latent_rho``, ``latent_mi``,
   ``correlated_latents``, ``random_embedding`` / ``apply_embedding`` / ``invert_embedding``, ``latent_mi_dataset``.
 - Max-test training of a critic (separable or probabilistic VSIB) on one data set: ``smooth_history``,
-  ``VSIBCritic``, ``make_protocol_critic``, ``train_max_test``.
+  ``VSIBCritic``, ``make_protocol_critic`` (``lit.critics.train_max_test`` trains it).
 - Subsample-and-extrapolate bias correction with a confidence interval: ``gamma_weights``, ``wls_fit``,
   ``interval_at``, ``linear_region``, ``loo_gamma1_shift``, ``extrapolate``, ``gamma_chunks``.
 - The consistency decision: ``consistency_flags``.
@@ -43,7 +43,6 @@ __all__ = [
     "smooth_history",
     "VSIBCritic",
     "make_protocol_critic",
-    "train_max_test",
     "gamma_chunks",
     "gamma_weights",
     "WLSFit",
@@ -228,89 +227,6 @@ def _full_bound(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     if x.shape[0] < 2:
         return float("nan")
     return float(infonce_lower_bound(net(x, y)))
-
-
-def train_max_test(
-    x,
-    y,
-    critic: str = "separable",
-    *,
-    epochs: int = 50,
-    batch_size: int = 128,
-    lr: float = 5e-4,
-    hidden: int = 64,
-    embed_dim: int = 64,
-    layers: int = 2,
-    beta: float = 1024.0,
-    train_fraction: float = 0.9,
-    smoothing_sigma: float = 1.0,
-    median_window: int = 3,
-    max_eval_samples: int = 5000,
-    seed: int = 0,
-) -> dict:
-    """Train a critic on InfoNCE with max-test checkpoint selection (NeuralMI ``Trainer.train``).
-
-    The data are split at random into a training part (``train_fraction``) and a held-out part. Each epoch runs
-    Adam over shuffled training batches of ``batch_size`` (loss -I_NCE, or kl - beta I_NCE for "vsib"), then
-    evaluates I_NCE on the whole held-out part as one score matrix. The held-out curve is smoothed
-    (``smooth_history``) and the epoch of its maximum is the "max-test" checkpoint. [reconstructed: NeuralMI
-    reloads a checkpoint saved when the causally smoothed value improved; we keep every epoch's weights and load
-    the arg-max of the fully smoothed curve.] Returned: ``train_mi`` = I_NCE on the whole training part at that
-    checkpoint (one score matrix, at most ``max_eval_samples`` rows; NeuralMI's per-run value), ``test_mi`` the
-    held-out I_NCE there, ``best_epoch`` and the raw ``history``. Seeded; the global torch RNG is left untouched.
-    """
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.float32)
-    n = xt.shape[0]
-    if yt.shape[0] != n or n < 4:
-        raise ValueError(f"need len(x) == len(y) >= 4, got {n}, {yt.shape[0]}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(n, generator=gen)
-        n_test = int(n * (1.0 - train_fraction))
-        test_idx, train_idx = perm[:n_test], perm[n_test:]
-        x_tr, y_tr, x_te, y_te = xt[train_idx], yt[train_idx], xt[test_idx], yt[test_idx]
-        n_tr = x_tr.shape[0]
-        b = min(batch_size, n_tr)
-        net = make_protocol_critic(critic, xt.shape[1], yt.shape[1], hidden, embed_dim, layers)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        history, states = [], []
-        for _ in range(epochs):
-            net.train()
-            order = torch.randperm(n_tr, generator=gen)
-            for start in range(0, n_tr, b):
-                idx = order[start : start + b]
-                if idx.numel() < 2:
-                    continue
-                bound = infonce_lower_bound(net(x_tr[idx], y_tr[idx]))
-                loss = (net.kl - beta * bound) if critic == "vsib" else -bound
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            net.eval()
-            history.append(_full_bound(net, x_te, y_te))
-            states.append({k: v.detach().clone() for k, v in net.state_dict().items()})
-        if np.all(np.isnan(history)):
-            best = len(history) - 1  # no held-out data: the last epoch
-        else:
-            best = int(np.argmax(smooth_history(history, smoothing_sigma, median_window)))
-        net.load_state_dict(states[best])
-        net.eval()
-        if n_tr > max_eval_samples:
-            keep = torch.randperm(n_tr, generator=gen)[:max_eval_samples]
-            x_ev, y_ev = x_tr[keep], y_tr[keep]
-        else:
-            x_ev, y_ev = x_tr, y_tr
-        return {
-            "train_mi": _full_bound(net, x_ev, y_ev),
-            "test_mi": _full_bound(net, x_te, y_te),
-            "best_epoch": best,
-            "n_train": int(n_tr),
-            "n_test": int(n_test),
-            "ceiling": math.log(x_ev.shape[0]),
-            "history": [float(h) for h in history],
-        }
 
 
 # --------------------------------------------------------------------------------------------

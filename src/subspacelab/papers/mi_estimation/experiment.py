@@ -4,7 +4,7 @@ the sample size N x ``repeats`` data sets, every estimator applied to the same d
 
 - ``ksg``: KSG (k = 3) on the K-dimensional data (toolkit ``ksg_mi``), and as a control on the latents;
 - ``infonce``: plain InfoNCE -- a separable critic trained for ``epochs`` passes over all N samples, the
-  bound read at the last step on the training data (toolkit ``train_critic_mi``);
+  bound read at the last step on the training data (``lit.critics.train_critic_mi``, Lightning);
 - ``protocol``: the paper's protocol -- max-test training on gamma = 1..G disjoint subsets, WLS extrapolation to
   gamma -> 0 with a confidence interval, and the consistency checks (``analysis.mi_protocol``);
 - ``protocol_vsib``: the same with the probabilistic VSIB critic.
@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from subspacelab.analysis import mi_protocol as P
-from subspacelab.analysis.information import ksg_mi, train_critic_mi
+from subspacelab.analysis.information import ksg_mi
 from subspacelab.experiments import map_trials, trial_seed, wilson_interval, write_trials
+from subspacelab.lit.critics import train_critic_mi, train_max_test
 
 LN2 = math.log(2.0)
 ESTIMATORS = ("ksg", "infonce", "protocol", "protocol_vsib")
@@ -152,7 +153,7 @@ class Experiment:
         runs = []
         for g, parts in chunks.items():
             for i, idx in enumerate(parts):
-                r = P.train_max_test(
+                r = train_max_test(
                     x[idx], y[idx], critic, seed=trial_seed(seed, critic, g, i), **self._trainer_kwargs()
                 )
                 runs.append(
