@@ -72,8 +72,9 @@ def test_an_experiment_skeleton_passes_its_tests_and_the_conformance_checks(tmp_
     )
     assert tests.returncode == 0, tests.stdout[-3000:]
     # everything ran and passed (its rule test, conformance, the smoke grid); only the two tests of committed cpu
-    # runs (verdicts pinned to a report, fingerprints of the runs) wait for them
-    assert re.search(r"\b([6-9]|\d\d+) passed, 2 skipped\b", tests.stdout), tests.stdout[-500:]
+    # runs (verdicts pinned to a report, fingerprints of the runs) wait for them. (Five since make check, not the
+    # suite, renders each paper's dvc.yaml.)
+    assert re.search(r"\b([5-9]|\d\d+) passed, 2 skipped\b", tests.stdout), tests.stdout[-500:]
     assert "no cpu-scale runs or report yet" in tests.stdout and "has no committed cpu runs" in tests.stdout
 
 
