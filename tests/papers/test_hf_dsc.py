@@ -511,3 +511,16 @@ def test_fit_is_seeded():
     a, b, c = (fitting.fit(x, 3, seed=s, **kw) for s in (3, 3, 4))
     assert np.array_equal(a.C, b.C) and np.array_equal(a.labels, b.labels)
     assert not np.array_equal(a.C, c.C)
+
+
+def test_a_stage_whose_loss_draws_noise_from_the_global_generator_still_takes_the_plain_loops_steps():
+    def problem():
+        ae, se, loss = _stage_problem()
+        return ae, se, lambda step: loss(step) + 1e-3 * torch.randn(()) * se.C.sum()
+
+    (ae, se, loss), (ref_ae, ref_se, ref_loss) = problem(), problem()
+    torch.manual_seed(11)
+    log = fitting.train_stage("se", [ae, se], loss, H.RelativeErrorStop(0.0, 1, 12, 12), 1e-2)
+    torch.manual_seed(11)
+    losses, _ = _plain_stage([ref_ae, ref_se], ref_loss, H.RelativeErrorStop(0.0, 1, 12, 12), 1e-2)
+    assert log.losses == losses

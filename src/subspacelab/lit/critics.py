@@ -24,7 +24,6 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from subspacelab.analysis.information import (
     _BOUNDS,
@@ -37,7 +36,7 @@ from subspacelab.analysis.information import (
 )
 from subspacelab.analysis.mi_protocol import _full_bound, make_protocol_critic, smooth_history
 from subspacelab.lit.fit import fit
-from subspacelab.lit.full_batch import Steps
+from subspacelab.lit.full_batch import step_loader
 
 
 class BoundAscent(L.LightningModule):
@@ -76,10 +75,9 @@ class BoundAscent(L.LightningModule):
 
 
 def _fit_on_cpu(module: L.LightningModule, batches: int, epochs: int) -> None:
-    """``epochs`` of ``batches`` steps on one CPU process. The loader has a generator of its own: a DataLoader
-    without one draws its workers' base seed from the global generator every epoch, which would shift the
-    VSIB critic's sampling noise against the plain loop's."""
-    steps = DataLoader(Steps(batches), batch_size=None, generator=torch.Generator().manual_seed(0))
+    """``epochs`` of ``batches`` steps on one CPU process (``step_loader`` leaves the global generator, hence the
+    VSIB critic's sampling noise, as the plain loop had it)."""
+    steps = step_loader(batches)
     with warnings.catch_warnings():  # a skipped one-pair batch is on purpose (MaxTestModule.training_step)
         warnings.filterwarnings("ignore", message=r".*`training_step` returned `None`.*")
         fit(module, steps, max_epochs=epochs, max_steps=-1)

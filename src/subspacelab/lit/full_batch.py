@@ -6,7 +6,9 @@ samples, so a step sees every sample and there is nothing to batch or to shard o
   ``modules``; after each step it records the loss, asks ``stop.update(loss)`` whether to end, and every
   ``eval_every`` steps (and at the end) records ``evaluate()``. The stopping rule's state, the losses and the
   evaluations are in the checkpoint as plain values, so a resumed stage ends where an uninterrupted one does.
-- ``Steps``: the "data": step indices, one per training step (the loss closure holds the data itself).
+- ``Steps`` / ``step_loader``: the "data": step indices, one per training step (the loss closure holds the data
+  itself), served by a loader with a generator of its own: a DataLoader without one draws a seed from the
+  global torch generator every epoch, which would shift any randomness the loss draws from it.
 - ``train_full_batch``: one stage, fitted through ``lit.fit.fit`` on one process of the given accelerator.
 
 The stopping rule is any object with ``update(loss) -> bool`` whose state is its dataclass fields (for
@@ -37,6 +39,11 @@ class Steps(Dataset):
 
     def __getitem__(self, i: int) -> int:
         return i
+
+
+def step_loader(n: int) -> DataLoader:
+    """Step indices 0 .. n−1, one per batch, leaving the global torch generator alone."""
+    return DataLoader(Steps(n), batch_size=None, generator=torch.Generator().manual_seed(0))
 
 
 class FullBatchModule(L.LightningModule):
@@ -94,7 +101,7 @@ def train_full_batch(
     ``options`` go to ``lit.fit.fit`` and the Trainer (``callbacks``, or a smaller ``max_steps`` that stops the
     stage early, say to checkpoint it and resume with ``ckpt_path``)."""
     cap = int(module.stop.max_steps)
-    data = DataLoader(Steps(cap), batch_size=None)
+    data = step_loader(cap)
     placement = {"accelerator": "gpu" if str(accelerator).startswith("cuda") else accelerator, "devices": 1}
     # epochs are not a unit here: a stage stopped by a smaller max_steps ends its "epoch" and resumes in the next
     schedule = {"max_epochs": -1, "max_steps": cap, **options}
