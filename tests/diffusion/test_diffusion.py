@@ -23,6 +23,7 @@ from subspacelab.diffusion.metrics import (
 from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molrg import LowRankGaussianMixture, LowRankMoLRGDenoiser
 from subspacelab.diffusion.schedules import VESchedule, VPSchedule, make_schedule
+from subspacelab.lit.diffusion import fit_denoiser
 from subspacelab.numerics import union_of_subspaces as uos
 
 F64 = torch.float64
@@ -169,8 +170,7 @@ def test_k1_trained_dae_recovers_the_pca_subspace_of_the_samples():
     pca = uos.top_subspace(X, 2)
     assert uos.projector_distance(pca, bases[0]) > 0.08
     model = LowRankMoLRGDenoiser(12, [2], seed=1)
-    cfg = losses.TrainConfig(steps=300, lr=0.05, batch=1024, seed=0)
-    losses.train_denoiser(model, X, losses.NoiseLevels("edm"), cfg)
+    fit_denoiser(model, X, losses.NoiseLevels("edm"), steps=300, lr=0.05, batch=1024, seed=0)
     assert model.orthonormality_error() < 1e-12  # stays on the Stiefel manifold through training
     dist_pca = uos.projector_distance(model.bases()[0], pca)
     assert dist_pca < 0.03
@@ -188,10 +188,10 @@ def test_replicas_train_independently():
     both = LowRankMoLRGDenoiser(
         8, [2, 2], init=[torch.stack([inits[0][k], inits[1][k]]) for k in range(2)], replicas=2
     )
-    cfg = losses.TrainConfig(steps=15, lr=0.05, batch=32, seed=3)
-    losses.train_denoiser(both, X, losses.NoiseLevels("edm"), cfg)
+    cfg = {"steps": 15, "lr": 0.05, "batch": 32, "seed": 3}
+    fit_denoiser(both, X, losses.NoiseLevels("edm"), **cfg)
     single = LowRankMoLRGDenoiser(8, [2, 2], init=inits[1])
-    losses.train_denoiser(single, X, losses.NoiseLevels("edm"), cfg)
+    fit_denoiser(single, X, losses.NoiseLevels("edm"), **cfg)
     for A, B in zip(both.bases(1), single.bases(0), strict=True):
         torch.testing.assert_close(A, B, rtol=1e-9, atol=1e-9)
 
@@ -415,7 +415,7 @@ def test_mlp_denoiser_shape_size_and_learning():
     b = losses.noisy_batch(X.float(), levels, torch.Generator().manual_seed(5))
     with torch.no_grad():
         before = float(losses.denoising_loss(small, b))
-    losses.train_denoiser(small, X, levels, losses.TrainConfig(steps=200, lr=1e-2, batch=64, seed=0))
+    fit_denoiser(small, X, levels, steps=200, lr=1e-2, batch=64, seed=0)
     with torch.no_grad():
         assert float(losses.denoising_loss(small, b)) < 0.7 * before
 

@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from subspacelab.diffusion.losses import (
-    NoiseLevels,
-    NoisyBatch,
-    TrainConfig,
-    denoising_loss,
-    noisy_batch,
-    train_denoiser,
-)
+from subspacelab.diffusion.losses import NoiseLevels, NoisyBatch, denoising_loss, noisy_batch
 from subspacelab.diffusion.mlp import MLPDenoiser
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, molr_mog_truth, warm_start
 from subspacelab.diffusion.molrg import LowRankMoLRGDenoiser
@@ -22,6 +15,32 @@ from subspacelab.lit.diffusion import fit_denoiser, loss_history
 from subspacelab.numerics import union_of_subspaces as uos
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def train_denoiser(model, x0, levels, steps, lr, batch, seed) -> list[float]:
+    """The plain reference loop (what the experiments ran before Lightning): Adam with a cosine-decayed learning
+    rate on the weighted denoising loss over minibatches drawn with replacement (rows from
+    ``np.random.default_rng([seed, 3])``, noise from a torch generator seeded by ``seed``), a Stiefel-constrained
+    model's ``project_gradients`` / ``retract`` around every step. Returns the loss every 1% of the steps."""
+    X = x0.to(next(model.parameters()).dtype)
+    gen, idx_rng = torch.Generator().manual_seed(int(seed)), np.random.default_rng([int(seed), 3])
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    every, history = max(1, steps // 100), []
+    for step in range(steps):
+        idx = torch.from_numpy(idx_rng.integers(0, X.shape[0], size=batch))
+        loss = denoising_loss(model, noisy_batch(X[idx], levels, gen))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if hasattr(model, "project_gradients"):
+            model.project_gradients()
+        opt.step()
+        if hasattr(model, "retract"):
+            model.retract()
+        sched.step()
+        if step % every == 0 or step == steps - 1:
+            history.append(float(loss.detach()))
+    return history
 
 
 def test_lightning_training_of_the_low_rank_dae_finds_the_pca_subspace():
@@ -76,10 +95,10 @@ def _params(model):
     "make", [_lowrank, lambda: MLPDenoiser(16, 32, 3, sigma_data=0.5, seed=2)], ids=["lowrank", "mlp"]
 )
 def test_one_process_takes_exactly_the_steps_of_the_plain_loop(make):
-    """Same rows, same noise, same updates as ``losses.train_denoiser`` with the same seed: bit for bit."""
+    """Same rows, same noise, same updates as the plain loop with the same seed: bit for bit."""
     X = _data()
     plain, lit = make(), make()
-    hist = train_denoiser(plain, X, NoiseLevels("edm"), TrainConfig(60, 0.05, 32, seed=7))
+    hist = train_denoiser(plain, X, NoiseLevels("edm"), 60, 0.05, 32, seed=7)
     module = fit_denoiser(lit, X, NoiseLevels("edm"), 60, 0.05, 32, seed=7)
     assert torch.equal(_params(plain), _params(lit))
     assert loss_history(module.losses, 60) == hist

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from subspacelab.diffusion.losses import NoiseLevels, TrainConfig, score_from_denoiser, train_denoiser
+from subspacelab.diffusion.losses import NoiseLevels, score_from_denoiser
 from subspacelab.diffusion.metrics import sliced_wasserstein
 from subspacelab.diffusion.molr_mog import MoLRMoGDenoiser, latent_terms, molr_mog_truth, warm_start
 from subspacelab.diffusion.molrg import LowRankMoLRGDenoiser
+from subspacelab.lit.diffusion import fit_denoiser
 from subspacelab.numerics.union_of_subspaces import random_bases, subspace_error
 from subspacelab.papers.molr_mog import Experiment, figures
 from subspacelab.papers.molr_mog.aggregate import decode_grid
@@ -112,7 +113,7 @@ def test_bases_stay_orthonormal_and_only_learnable_bases_move():
     fixed = MoLRMoGDenoiser(16, 2, 4, 2, learn_bases=False, bases=torch.stack(bases))
     start = fixed.A.clone()
     for m in (learned, fixed):
-        train_denoiser(m, X, NoiseLevels("edm", sigma_data=0.5), TrainConfig(steps=30, lr=0.05, batch=64))
+        fit_denoiser(m, X, NoiseLevels("edm", sigma_data=0.5), steps=30, lr=0.05, batch=64)
         assert m.orthonormality_error() < 1e-12
     assert torch.equal(fixed.A, start) and "A" not in dict(fixed.named_parameters())
     assert fixed.n_parameters(include_bases=False) == fixed.n_parameters() == 2 * 2 * (4 + 16 + 1)
@@ -150,7 +151,7 @@ def test_training_beats_the_gaussian_experts_on_multimodal_data():
     for modes in (3, 1):
         m = MoLRMoGDenoiser(16, 2, 3, modes)
         warm_start(m, X, seed=0)
-        train_denoiser(m, X, NoiseLevels("edm", sigma_data=0.5), TrainConfig(steps=150, lr=0.02, batch=128))
+        fit_denoiser(m, X, NoiseLevels("edm", sigma_data=0.5), steps=150, lr=0.02, batch=128)
         with torch.no_grad():
             errs[modes] = float(((m(xt, 1.0, 0.3) - truth.posterior_mean(xt, 1.0, 0.3)) ** 2).sum(1).mean())
     assert errs[3] < 0.25 * errs[1]

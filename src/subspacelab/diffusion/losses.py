@@ -1,4 +1,4 @@
-"""Training objectives of diffusion models and a plain reference training loop for any denoiser.
+"""Training objectives of diffusion models (``lit.diffusion`` trains any denoiser on them through Lightning).
 
 A denoiser is any callable D(x_t, s, γ) -> x̂_0 (an estimate of E[x_0 | x_t]); s and γ are scalars or
 (B,) tensors. Forward process x_t = s x_0 + γ ε with the noise level drawn by a ``NoiseLevels``:
@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from subspacelab.diffusion.schedules import Schedule
 
@@ -131,45 +130,3 @@ def score_mse(score: Callable, true_score: Callable, x: Tensor, s, gamma) -> flo
     with torch.no_grad():
         a, b = score(x, s, gamma), true_score(x, s, gamma)
         return float(((a - b) ** 2).sum() / (b**2).sum().clamp_min(1e-300))
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 2000
-    lr: float = 1e-2
-    batch: int = 256
-    seed: int = 0
-    cosine: bool = True  # learning rate decays to 0 on a half cosine over the steps
-
-
-def train_denoiser(model: nn.Module, x0: Tensor, levels: NoiseLevels, cfg: TrainConfig) -> list[float]:
-    """The plain reference loop of the denoising objective. ``lit.diffusion.fit_denoiser`` (Lightning, what
-    molrg_diffusion trains with) takes exactly these steps on one process, checked bit for bit by a test;
-    no experiment calls it: it is the reference the Lightning path is tested against.
-    Adam (cosine-decayed learning rate unless ``cfg.cosine`` is False) on the weighted denoising loss
-    over minibatches drawn with replacement from the training set x0. A model with ``project_gradients`` /
-    ``retract`` (a Stiefel-constrained one) has them called around every step. Returns the loss every 1%
-    of the steps (at least one value)."""
-    dtype = next(model.parameters()).dtype
-    X = x0.to(dtype)
-    gen = torch.Generator().manual_seed(int(cfg.seed))
-    idx_rng = np.random.default_rng([int(cfg.seed), 3])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.cosine else None
-    every = max(1, cfg.steps // 100)
-    history = []
-    for step in range(cfg.steps):
-        idx = torch.from_numpy(idx_rng.integers(0, X.shape[0], size=cfg.batch))
-        loss = denoising_loss(model, noisy_batch(X[idx], levels, gen))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if hasattr(model, "project_gradients"):
-            model.project_gradients()
-        opt.step()
-        if hasattr(model, "retract"):
-            model.retract()
-        if sched is not None:
-            sched.step()
-        if step % every == 0 or step == cfg.steps - 1:
-            history.append(float(loss.detach()))
-    return history

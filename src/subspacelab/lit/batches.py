@@ -6,7 +6,8 @@ union of the ranks' batches is the one-process batch:
 - ``EpochShuffle``: full batches of a fresh permutation every epoch (``np.random.default_rng([seed, epoch])``),
   the incomplete last batch dropped;
 - ``DrawnWithReplacement``: ``steps_per_epoch`` batches of rows drawn with replacement from one stream
-  ``np.random.default_rng([seed, 3])`` running across epochs (the stream of ``diffusion.losses.train_denoiser``).
+  ``np.random.default_rng([seed, 3])`` running across epochs (the stream of the plain denoiser loop that
+  ``lit.diffusion`` is tested against).
 
 Both restart an epoch from ``set_epoch`` alone (Lightning calls it), so a run resumed at an epoch boundary
 sees the batches of an uninterrupted one. ``TensorData`` serves the rows of some tensors through either.

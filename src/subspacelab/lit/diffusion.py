@@ -9,8 +9,8 @@ on one CPU, one GPU or several processes under DDP (the MoLRG diffusion paper's 
   same step. ``losses`` holds the training loss of every step (this rank's).
 - ``fit_denoiser``: trains a denoiser on the rows of a tensor for ``steps`` steps through ``lit.fit.fit``, in
   global batches drawn with replacement (``lit.batches.DrawnWithReplacement``). On one process it takes the
-  steps of the plain loop ``diffusion.losses.train_denoiser`` with the same seed: same rows, same noise, same
-  updates.
+  steps of a plain Adam loop with the same seed: same rows, same noise, same updates (the loop is the reference
+  in tests/integration/test_diffusion_lightning.py).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def denoiser_data(X: Tensor, batch: int, seed: int, steps_per_epoch: int) -> Ten
 
 
 def loss_history(losses: list[float], steps: int) -> list[float]:
-    """The losses of every 1% of the steps and of the last step (what ``losses.train_denoiser`` returns)."""
+    """The losses of every 1% of the steps and of the last step (the plain reference loop's record)."""
     every = max(1, steps // 100)
     return [v for step, v in enumerate(losses) if step % every == 0 or step == steps - 1]
 

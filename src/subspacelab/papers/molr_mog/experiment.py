@@ -308,7 +308,7 @@ def _train(
     net: nn.Module, X: Tensor, levels: NoiseLevels, exp: Experiment, model: str, seed: int, trainer
 ) -> list:
     """The denoiser's training through Lightning (``lit.diffusion.fit_denoiser``: on one process exactly the
-    steps of the plain loop ``diffusion.losses.train_denoiser``); returns the loss every 1% of the steps."""
+    steps of a plain Adam loop, tested bit for bit); returns the loss every 1% of the steps."""
     lr = exp.mlp_lr if model == "mlp" else exp.lr
     fitted = fit_denoiser(net, X, levels, exp.steps, lr, exp.batch, seed, trainer=trainer)
     return loss_history(fitted.losses, exp.steps)
