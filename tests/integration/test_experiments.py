@@ -72,10 +72,11 @@ def test_editing_a_claim_changes_no_experiment_fingerprint(paper):
     assert fingerprint(cfg) != before
 
 
-@pytest.mark.parametrize("paper", ["hf_dsc", "dcreg"])
+@pytest.mark.parametrize("paper", ["hf_dsc", "mi_estimation", "dcreg"])
 def test_several_processes_for_an_experiment_without_a_trainer_are_refused(paper, tmp_path):
-    """hf_dsc (full batch: one N x N self-expression step) and dcreg (no network) run in one process: asking for
-    two devices is a one-line error naming `trainer`, not a silent single-process run."""
+    """hf_dsc (full batch: one N x N self-expression step), mi_estimation (small critics fitted many times) and
+    dcreg (no network) run in one process: asking for two devices is a one-line error naming `trainer`, not a
+    silent single-process run."""
     for extra in (["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], ["trainer.num_nodes=2"]):
         cfg = compose([f"paper={paper}", "scale=smoke", f"runs_root={tmp_path}", *extra])
         with pytest.raises(ConfigError, match=rf"^trainer: paper {paper} runs in one process"):
