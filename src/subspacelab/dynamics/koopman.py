@@ -14,6 +14,7 @@ Latents are row vectors and the operator acts on the right: ẑ_{t+1} = z_t K.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -88,12 +89,19 @@ class LossWeights:
 
 
 def koopman_loss(
-    model: MLPAutoencoder, x: Tensor, x_next: Tensor, w: LossWeights, operator: Tensor | None = None
+    model: MLPAutoencoder,
+    x: Tensor,
+    x_next: Tensor,
+    w: LossWeights,
+    reduce_operator: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
     """(total, parts, K) for windows x, x_next of shape (B, T, obs). K is the batch mean of the per-sequence
-    ridge operators, detached (``operator`` replaces it, e.g. the mean over every DDP rank's batch)."""
+    ridge operators, detached; ``reduce_operator`` maps it to the operator used (e.g. the mean over every DDP
+    rank's batch)."""
     z, z_next = model.encode(x), model.encode(x_next)
-    K = ridge_koopman(z, z_next, w.ridge).mean(0).detach() if operator is None else operator.detach()
+    K = ridge_koopman(z.detach(), z_next.detach(), w.ridge).mean(0)
+    if reduce_operator is not None:
+        K = reduce_operator(K).detach()
     # per-step MSEs summed over the T steps, as the code does
     fwd = F.mse_loss(model.decode(z @ K), x_next, reduction="none").mean((0, 2)).sum()
     ident = F.mse_loss(model.decode(z), x, reduction="none").mean((0, 2)).sum()

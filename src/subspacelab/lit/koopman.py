@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from subspacelab.dynamics.koopman import LossWeights, MLPAutoencoder, koopman_loss, ridge_koopman
+from subspacelab.dynamics.koopman import LossWeights, MLPAutoencoder, koopman_loss
 from subspacelab.lit.batches import EpochShuffle, TensorData
 from subspacelab.lit.fit import fit
 from subspacelab.lit.history import EpochHistory
@@ -40,18 +40,16 @@ class KoopmanModule(EpochHistory, L.LightningModule):
         self.lr, self.step_epochs, self.gamma = float(lr), int(step_epochs), float(gamma)
         self._init_history()
 
-    def _operator(self, x: Tensor, x_next: Tensor) -> Tensor:
-        """The batch mean of the per-window operators; over every rank's slice under DDP (no gradient)."""
-        with torch.no_grad():
-            K = ridge_koopman(self.model.encode(x), self.model.encode(x_next), self.weights.ridge).mean(0)
-        if self.trainer.world_size > 1:
-            K = self.trainer.strategy.reduce(K, reduce_op="mean")
-        return K
+    def _mean_over_ranks(self, K: Tensor) -> Tensor:
+        """The batch operator averaged over every rank's slice under DDP (each rank's is its slice's mean)."""
+        return self.trainer.strategy.reduce(K, reduce_op="mean") if self.trainer.world_size > 1 else K
 
     def training_step(self, batch, batch_idx) -> Tensor:
         (windows,) = batch
         x, x_next = windows[:, :-1], windows[:, 1:]
-        loss, parts, _ = koopman_loss(self.model, x, x_next, self.weights, operator=self._operator(x, x_next))
+        loss, parts, _ = koopman_loss(
+            self.model, x, x_next, self.weights, reduce_operator=self._mean_over_ranks
+        )
         self.record(loss=loss, **parts)
         return loss
 
