@@ -78,8 +78,8 @@ class Experiment:
             require(int(getattr(self, name)) >= 1, f"experiment.{name}", "must be >= 1")
         require(0 <= self.p_attribute <= 1, "experiment.p_attribute", "must be in [0, 1]")
         require(self.lr > 0, "experiment.lr", "must be > 0")
-        for name in ("k", *[f"k_sweep[{i}]" for i in range(len(self.k_sweep))]):
-            value = self.k if name == "k" else self.k_sweep[int(name[8:-1])]
+        dims = [("k", self.k), *((f"k_sweep[{i}]", k) for i, k in enumerate(self.k_sweep))]
+        for name, value in dims:
             require(1 <= int(value) <= self.feature_dim, f"experiment.{name}", "must be in 1..feature_dim")
         require(self.k in self.k_sweep, "experiment.k", "must be one of experiment.k_sweep")
         for name, values in (("anchors", [self.anchors]), ("anchor_sweep", self.anchor_sweep)):
