@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from subspacelab.reporting.paired import paired_verdict
 from subspacelab.reporting.stats import t_interval
-from subspacelab.reporting.verdict import NOT, PARTLY, REPRODUCED, Verdict, cap_for_one_seed, not_run, param
+from subspacelab.reporting.verdict import NOT, PARTLY, REPRODUCED, Verdict, not_run, param
 
 
 def metric_of(row: dict, metric: str) -> float | None:
@@ -33,20 +34,19 @@ def systems_in(rows: list[dict]) -> list[str]:
 
 def rule_paired_difference(claim: dict, rows: list[dict]) -> Verdict:
     """Per system: the 95% paired t-interval over seeds of better − other (other − better when
-    ``lower_is_better``) above 0. Reproduced on every system, partly on some, else not reproduced."""
+    ``lower_is_better``) above 0 (``reporting.paired``). Reproduced on every system, partly on some, else not
+    reproduced."""
     metric, better, other = param(claim, "metric"), param(claim, "better"), param(claim, "other")
     sign = -1.0 if param(claim, "lower_is_better", False) else 1.0
-    parts, passed, detail, n_min = [], [], {}, None
+    parts, oriented, detail = [], {}, {}
     for system in systems_in(rows):
         a, b = runs_of(rows, system, better), runs_of(rows, system, other)
         seeds = [s for s in sorted(set(a) & set(b)) if metric_of(a[s], metric) is not None]
         if not seeds:
             continue
         diffs = [metric_of(a[s], metric) - metric_of(b[s], metric) for s in seeds]
+        oriented[system] = [sign * d for d in diffs]
         iv = t_interval(diffs)
-        ok = len(diffs) >= 2 and (iv.hi < 0 if sign < 0 else iv.lo > 0)
-        passed.append(ok)
-        n_min = len(diffs) if n_min is None else min(n_min, len(diffs))
         means = {
             o: float(np.mean([metric_of(r, metric) for r in runs.values()]))
             for o, runs in ((better, a), (other, b))
@@ -55,11 +55,11 @@ def rule_paired_difference(claim: dict, rows: list[dict]) -> Verdict:
         parts.append(
             f"{system}: {means[better]:.3f} vs {means[other]:.3f}, {iv.mean:+.3f} [{iv.lo:+.3f}, {iv.hi:+.3f}]"
         )
-    if not passed:
+    verdict, _, n_min = paired_verdict(oriented)
+    if verdict is None:
         return not_run(f"no seed ran both {better} and {other}")
-    verdict = REPRODUCED if all(passed) else PARTLY if any(passed) else NOT
     value = f"{metric}, {better} − {other}: " + "; ".join(parts) + f" (n = {n_min} seeds)"
-    return Verdict({"value": value, "systems": detail}, cap_for_one_seed(verdict, n_min or 0), "")
+    return Verdict({"value": value, "systems": detail}, verdict, "")
 
 
 def rule_stable(claim: dict, rows: list[dict]) -> Verdict:

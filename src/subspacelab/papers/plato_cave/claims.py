@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from subspacelab.reporting.paired import paired_verdict
 from subspacelab.reporting.stats import t_interval
 from subspacelab.reporting.verdict import NOT, PARTLY, REPRODUCED, Verdict, cap_for_one_seed, not_run, param
 
@@ -46,27 +47,26 @@ def _mean(rows, name, metric, anchors=None) -> float:
 
 
 def rule_paired_difference(claim: dict, rows: list[dict]) -> Verdict:
-    """For every metric, the 95% paired t-interval over seeds of better − other. All above 0: reproduced; at least
-    one above 0: partly; else not reproduced."""
+    """For every metric, the 95% paired t-interval over seeds of better − other (``reporting.paired``). All above
+    0: reproduced; at least one above 0: partly; else not reproduced."""
     better, other = param(claim, "better"), param(claim, "other")
-    parts, above, detail, n_min = [], [], {}, None
+    parts, differences, detail = [], {}, {}
     for metric in param(claim, "metrics"):
         diffs = paired(rows, better, other, metric)
         if not diffs:
             continue
+        differences[metric] = diffs
         iv = t_interval(diffs)
-        above.append(len(diffs) >= 2 and iv.lo > 0)
-        n_min = len(diffs) if n_min is None else min(n_min, len(diffs))
         means = {name: _mean(rows, name, metric) for name in (better, other)}
         detail[metric] = {"per_seed": diffs, "means": means, **iv.as_dict()}
         parts.append(
             f"{metric} {means[better]:.3f} vs {means[other]:.3f}, difference {iv.mean:+.3f} [{iv.lo:+.3f}, {iv.hi:+.3f}]"
         )
-    if not above:
+    verdict, _, n_min = paired_verdict(differences)
+    if verdict is None:
         return not_run(f"no seed ran both {better} and {other}")
-    verdict = REPRODUCED if all(above) else PARTLY if any(above) else NOT
     value = f"{better} − {other}: " + "; ".join(parts) + f" (n = {n_min} seeds)"
-    return Verdict({"value": value, "comparisons": detail}, cap_for_one_seed(verdict, n_min or 0), "")
+    return Verdict({"value": value, "comparisons": detail}, verdict, "")
 
 
 def rule_peak_at_small_k(claim: dict, rows: list[dict]) -> Verdict:
