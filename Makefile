@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config papers bench sweep cluster-reproduce slurm-deps dvc-yaml experiment-yaml report clean site chromium-deps
+.PHONY: help install reproduce-paper test test-fast lint format check new-paper readme show-config status papers bench sweep cluster-reproduce slurm-deps dvc-yaml experiment-yaml report clean site chromium-deps
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ new-paper: $(STAMP) ## a new paper's skeleton: make new-paper ID=<id> KIND=train
 
 show-config: $(STAMP) ## print the config one run will use: make show-config PAPER=.. SCALE=.. OVERRIDES="model=lenet method.d=500"
 	@$(PY) -m subspacelab.pipeline.show config --paper $(PAPER) --scale $(SCALE) $(OVERRIDES)
+
+status: $(STAMP) ## PAPER's DVC pipeline at SCALE at a glance: per stage kind, how many are up to date and why the others are not
+	@$(PY) -m subspacelab.pipeline.status --paper $(PAPER) --scale $(SCALE)
 
 papers: $(STAMP) ## every paper with its status and paper-claim counts
 	@$(PY) -m subspacelab.pipeline.show papers
