@@ -101,7 +101,7 @@ def koopman_loss(
     z, z_next = model.encode(x), model.encode(x_next)
     K = ridge_koopman(z.detach(), z_next.detach(), w.ridge).mean(0)
     if reduce_operator is not None:
-        K = reduce_operator(K).detach()
+        K = reduce_operator(K)
     # per-step MSEs summed over the T steps, as the code does
     fwd = F.mse_loss(model.decode(z @ K), x_next, reduction="none").mean((0, 2)).sum()
     ident = F.mse_loss(model.decode(z), x, reduction="none").mean((0, 2)).sum()

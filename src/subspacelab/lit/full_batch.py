@@ -6,7 +6,7 @@ samples, so a step sees every sample and there is nothing to batch or to shard o
   ``modules``; after each step it records the loss, asks ``stop.update(loss)`` whether to end, and every
   ``eval_every`` steps (and at the end) records ``evaluate()``. The stopping rule's state, the losses and the
   evaluations are in the checkpoint as plain values, so a resumed stage ends where an uninterrupted one does.
-- ``Steps`` / ``step_loader``: the "data": step indices, one per training step (the loss closure holds the data
+- ``step_loader``: the "data": step indices, one per training step (the loss closure holds the data
   itself), served by a loader with a generator of its own: a DataLoader without one draws a seed from the
   global torch generator every epoch, which would shift any randomness the loss draws from it.
 - ``train_full_batch``: one stage, fitted through ``lit.fit.fit`` on one process of the given accelerator.
@@ -23,27 +23,14 @@ from collections.abc import Callable, Sequence
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from subspacelab.lit.fit import fit
 
 
-class Steps(Dataset):
-    """Step indices 0 .. n−1: a training "batch" that carries nothing but its position."""
-
-    def __init__(self, n: int):
-        self.n = int(n)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def step_loader(n: int) -> DataLoader:
     """Step indices 0 .. n−1, one per batch, leaving the global torch generator alone."""
-    return DataLoader(Steps(n), batch_size=None, generator=torch.Generator().manual_seed(0))
+    return DataLoader(range(n), batch_size=None, generator=torch.Generator().manual_seed(0))
 
 
 class FullBatchModule(L.LightningModule):
