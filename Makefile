@@ -53,7 +53,7 @@ report: $(STAMP) ## evaluate + report whatever runs of PAPER/SCALE exist (no tra
 experiment-yaml: $(STAMP) ## rewrite every conf/experiment/<id>.yaml from its paper's Experiment dataclass (the defaults' one source)
 	$(PY) -m subspacelab.config.experiment_yaml
 
-dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml from conf/paper/PAPER.yaml (and pipelines/code/dvc.yaml)
+dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml and params.yaml from conf/paper/PAPER.yaml (and pipelines/code/dvc.yaml)
 	$(PY) -m subspacelab.config.experiment_yaml
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code

@@ -51,6 +51,7 @@ def test_an_experiment_skeleton_passes_its_tests_and_the_conformance_checks(tmp_
     assert made.returncode == 0, made.stderr
     assert '"demo_skeleton",' in (work / "src/subspacelab/papers/registry.py").read_text()
     assert (work / "pipelines/demo_skeleton/dvc.yaml").is_file()
+    assert (work / "pipelines/demo_skeleton/params.yaml").is_file()
     tests = subprocess.run(
         [
             sys.executable,

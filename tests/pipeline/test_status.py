@@ -37,6 +37,7 @@ def test_reasons_group_changed_files_by_what_they_are():
             "changed deps": {
                 "../../src/subspacelab/lit/fit.py": "modified",
                 "../../conf/config.yaml": "modified",
+                "../../pipelines/x/params.yaml": {"cpu": "modified"},
                 "../../data/raw/mnist.provenance.json": "deleted",
                 "../../runs/x/cpu/a/metrics.json": "modified",
             },
@@ -47,6 +48,7 @@ def test_reasons_group_changed_files_by_what_they_are():
     assert reasons(entry) == {
         "code": 1,
         "configs": 1,
+        "params": 1,
         "data not prepared yet": 1,
         "runs": 1,
         "outputs deleted": 1,

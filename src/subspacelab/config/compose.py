@@ -1,5 +1,5 @@
 """Compose a run config: the Hydra defaults, then the paper contract's settings for the chosen
-scale, then the user's overrides (which always win).
+scale (or the params file's, with ``params_file=``), then the user's overrides (which always win).
 
 The contract's settings are applied as Hydra overrides placed *before* the user's, so the
 precedence is Hydra's own. A contract setting for a key that the chosen option lacks (e.g.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from subspacelab.config.params_file import read_settings
 from subspacelab.config.schema import ConfigError
 
 
@@ -54,10 +55,14 @@ def override_value(value) -> str:
 
 
 def _settings(cfg: DictConfig) -> dict:
+    """The contract's settings for the run's scale (the paper's, then the scale's), or, when the run names a
+    ``params_file`` (as DVC's train stages do), that file's section for the scale."""
     paper, scale = cfg.paper, cfg.scale.name
     scales = paper.get("scales") or {}
     if scale not in scales:
         raise ConfigError(f"scale: paper {paper.id} has no scale {scale!r}; valid: {', '.join(scales)}")
+    if cfg.get("params_file"):
+        return read_settings(cfg.params_file, scale)
 
     def unresolved(node):  # interpolations such as run_name: ${experiment.tag} resolve in the run's config
         return OmegaConf.to_container(node, resolve=False) if node else {}

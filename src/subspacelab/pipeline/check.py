@@ -1,5 +1,5 @@
 """``python -m subspacelab.pipeline.check``: every registered paper's contract validates and its committed
-``pipelines/<id>/dvc.yaml`` and ``conf/experiment/<id>.yaml`` are what the generators write, and no two test
+``pipelines/<id>/dvc.yaml``, ``pipelines/<id>/params.yaml`` and ``conf/experiment/<id>.yaml`` are what the generators write, and no two test
 files share a name (the test folders are not packages, so pytest stops collecting at the second one). One line
 per problem; exit 2 if any."""
 
@@ -23,9 +23,12 @@ def problems(root: Path = Path(".")) -> list[str]:
         except ContractError as err:
             out.append(str(err))
             continue
-        path = root / "pipelines" / paper / "dvc.yaml"
-        if not path.is_file() or path.read_text() != dvcgen.render(paper):
-            out.append(f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}")
+        for name, render in (("dvc.yaml", dvcgen.render), ("params.yaml", dvcgen.render_params)):
+            path = root / "pipelines" / paper / name
+            if not path.is_file() or path.read_text() != render(paper):
+                out.append(
+                    f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}"
+                )
     for path in experiment_yaml.stale(root / "conf"):
         out.append(
             f"{path}: differs from its Experiment dataclass (the defaults' one source); run make experiment-yaml"
@@ -58,7 +61,9 @@ def main() -> None:
         print(line, file=sys.stderr)
     if found:
         raise SystemExit(2)
-    print(f"[check] {len(registry.PAPER_IDS)} contracts valid, their dvc.yaml files up to date")
+    print(
+        f"[check] {len(registry.PAPER_IDS)} contracts valid, their dvc.yaml and params.yaml files up to date"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""``python -m subspacelab.pipeline.dvcgen <paper>``: write ``pipelines/<paper>/dvc.yaml`` from the contract.
+"""``python -m subspacelab.pipeline.dvcgen <paper>``: write ``pipelines/<paper>/dvc.yaml`` and its params file
+``pipelines/<paper>/params.yaml`` from the contract.
 
-One train stage per grid point and scale (the contract's settings spelled out in its ``cmd``, so
-DVC reruns exactly the runs a change affects), then evaluate and report per scale. The file is
-generated and committed; ``--check`` fails when it is out of date with the contract.
+One train stage per grid point and scale (the grid point spelled out in its ``cmd``; the scale's settings read
+from the params file, a DVC param per scale, so DVC reruns exactly the runs a change affects and ``dvc params
+diff`` / ``dvc exp run -S`` see the hyperparameters), then evaluate and report per scale. Both files are
+generated and committed; ``--check`` fails when one is out of date with the contract.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import sys
 from pathlib import Path
 
 import yaml
+from omegaconf import OmegaConf
 
-from subspacelab.config.compose import CachedComposer, contract_overrides
+from subspacelab.config.compose import CachedComposer, contract_overrides, override_key
+from subspacelab.config.params_file import flatten, nest
 from subspacelab.pipeline.plan import grid_overrides, load_contract
 from subspacelab.pipeline.tasks import task_of
 from subspacelab.reporting import bibtex
@@ -58,6 +62,11 @@ EXPERIMENT_CODE = [
 ]
 
 
+def params_path(paper: str) -> str:
+    """The paper's params file, relative to the repository root (the train stages' working directory)."""
+    return f"pipelines/{paper}/params.yaml"
+
+
 def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
     contract = load_contract(paper)
     items = {}
@@ -65,11 +74,11 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
         user = [f"paper={paper}", f"scale={scale}", *point]
         full = contract_overrides(composer, user)
         cfg = composer(full)
-        settings = [o for o in full if o not in user]
         run_dir = str(cfg.run_dir)
         choices = composer.choices(full)
-        items[f"{scale}-{Path(run_dir).name}"] = {
-            "args": " ".join(shell_safe(o) for o in [*user[:2], *settings, *point]),
+        items[f"{scale}-{Path(run_dir).name}"] = {  # the scale's settings come from the params file
+            "args": " ".join(shell_safe(o) for o in [*user[:2], f"params_file={params_path(paper)}", *point]),
+            "scale": scale,
             "run_dir": run_dir,
             "data": choices["data"],
             "prepared": data_record(cfg),
@@ -78,6 +87,53 @@ def _items(paper: str, scale: str, composer: CachedComposer) -> dict[str, dict]:
             "task": task_of(cfg),
         }
     return items
+
+
+# Where an experiment's code lives and the name of its runs' folders (fixed by each stage's outputs): not settings.
+NOT_PARAMS = ("experiment._target_", "experiment.tag")
+
+
+def scale_params(paper: str, scale: str, composer: CachedComposer) -> dict:
+    """The params file's section for ``scale``: an experiment paper's defaults (its ``experiment`` node, less
+    :data:`NOT_PARAMS` and interpolations), then the contract's settings (the paper's, the scale's), less
+    what every run of the scale's grid sets itself (that is in each run's args, which come after)."""
+    contract = load_contract(paper)
+    settings: dict = {}
+    if contract.get("kind") == "experiment":
+        node = composer([f"paper={paper}", f"scale={scale}"]).experiment
+        defaults = OmegaConf.to_container(node, resolve=False)
+        settings.update(
+            (k, v)
+            for k, v in flatten({"experiment": defaults}).items()
+            if k not in NOT_PARAMS and not (isinstance(v, str) and "${" in v)
+        )
+    for node in (contract.get("settings"), contract.scales[scale].get("settings")):
+        settings.update(OmegaConf.to_container(node, resolve=False) if node else {})
+    points = [{override_key(o) for o in point} for point in grid_overrides(contract, scale)]
+    per_run = set.intersection(*points) if points else set()  # keys every run sets itself
+
+    def set_by_every_run(key: str) -> bool:  # a dotted grid key also replaces what lies under it
+        return key in per_run or any(key.startswith(f"{g}.") for g in per_run if "." in g)
+
+    return nest({k: v for k, v in settings.items() if not set_by_every_run(k)})
+
+
+PARAMS_HEADER = (
+    "# GENERATED from conf/paper/{paper}.yaml by `make dvc-yaml PAPER={paper}`: change the contract (or the experiment's\n"
+    "# dataclass), not this file; `make check` fails while the two differ.\n"
+    "# The settings every run of a scale gets on top of conf/'s defaults (the grid's own values are in each run's\n"
+    "# args in dvc.yaml; config-group choices sit under `groups`). The train stages read their scale's section, so\n"
+    "# DVC sees the hyperparameters: `dvc params diff`, `dvc exp show`, and for a one-off experiment\n"
+    "#   dvc exp run pipelines/{paper}/dvc.yaml:report-cpu -S '{path}:cpu.<key>=<value>'\n"
+)
+
+
+def render_params(paper: str) -> str:
+    contract = load_contract(paper)
+    composer = CachedComposer()
+    sections = {scale: scale_params(paper, scale, composer) for scale in contract.scales}
+    header = PARAMS_HEADER.format(paper=paper, path=params_path(paper))
+    return header + yaml.safe_dump(sections, sort_keys=False, width=1000)
 
 
 def shell_safe(override: str) -> str:
@@ -105,7 +161,7 @@ def _task(items: dict) -> str:
 TASK_OUTS = {"classification": [{"${item.run_dir}/model.pt": {"cache": False}}], "lm": []}
 
 
-def _training_stage(items: dict) -> dict:
+def _training_stage(items: dict, paper: str) -> dict:
     task = _task(items)
     for it in items.values():
         del it["task"]
@@ -115,7 +171,7 @@ def _training_stage(items: dict) -> dict:
             "cmd": "python -m subspacelab.train ${item.args} trainer=${trainer} logger=${logger}",
             "wdir": "../..",
             "deps": ["${item.prepared}", *training_code(task), *CODE_RECORDS, *TRAIN_CONF],
-            "params": ["trainer", "logger"],
+            "params": ["trainer", "logger", {params_path(paper): ["${item.scale}"]}],
             "outs": TASK_OUTS[task],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
         },
@@ -144,7 +200,7 @@ def _experiment_stage(
                 "conf/config.yaml",
                 f"conf/experiment/{paper}.yaml",
             ],
-            "params": ["logger"],
+            "params": ["logger", {params_path(paper): ["${item.scale}"]}],
             "metrics": [{"${item.run_dir}/metrics.json": {"cache": False}}],
         },
     }
@@ -203,7 +259,7 @@ def stages(paper: str) -> dict:
     out: dict = {
         "train": _experiment_stage(items, paper, run_code, datasets, mat_inputs)
         if experiment
-        else _training_stage(items)
+        else _training_stage(items, paper)
     }
     for scale, metrics in per_scale.items():
         results = f"runs/{paper}/{scale}/results.json"
@@ -259,20 +315,25 @@ def render_code() -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paper", help=f"a paper id, or {CODE!r} for the model and method code stages")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
+    ap.add_argument("--check", action="store_true", help="exit 1 if a committed file is out of date")
     args = ap.parse_args(argv)
-    path = Path("pipelines") / args.paper / "dvc.yaml"
-    text = render_code() if args.paper == CODE else render(args.paper)
+    folder = Path("pipelines") / args.paper
+    if args.paper == CODE:
+        files = {folder / "dvc.yaml": render_code()}
+    else:
+        files = {folder / "dvc.yaml": render(args.paper), folder / "params.yaml": render_params(args.paper)}
+    stale = [path for path, text in files.items() if not path.is_file() or path.read_text() != text]
     if args.check:
-        if not path.is_file() or path.read_text() != text:
+        for path in stale:
             print(
                 f"{path} is out of date with conf/paper/{args.paper}.yaml: run make dvc-yaml PAPER={args.paper}"
             )
+        if stale:
             sys.exit(1)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        path.write_text(files[path])
         print(f"[dvcgen] wrote {path}")
 
 

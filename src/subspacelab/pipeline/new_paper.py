@@ -2,7 +2,7 @@
 
 Writes the package ``src/subspacelab/papers/<id>/``, its contract ``conf/paper/<id>.yaml`` (and
 ``conf/experiment/<id>.yaml``, written from its ``Experiment`` dataclass, for an experiment paper), ``tests/papers/test_<id>.py``, registers the id in
-``papers/registry.py`` and generates ``pipelines/<id>/dvc.yaml``. The skeleton passes ``make test`` as written.
+``papers/registry.py`` and generates ``pipelines/<id>/dvc.yaml`` and ``params.yaml``. The skeleton passes ``make test`` as written.
 Nothing is written when the id is taken or invalid.
 """
 

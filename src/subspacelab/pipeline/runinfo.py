@@ -17,7 +17,17 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 # Settings that change where or how a run is watched, not what it computes.
-NON_RESULT_KEYS = ("logger", "run_dir", "runs_root", "resume", "skip_finished", "hydra", "checkpoint")
+# (``params_file`` says where the settings came from; the settings themselves are in the sections a run reads.)
+NON_RESULT_KEYS = (
+    "logger",
+    "run_dir",
+    "runs_root",
+    "resume",
+    "skip_finished",
+    "hydra",
+    "checkpoint",
+    "params_file",
+)
 NON_RESULT_TRAINER_KEYS = ("enable_progress_bar", "log_every_n_steps", "num_threads")
 # Options added after runs were recorded: at these values they change nothing, so they are left out of
 # the fingerprint (runs recorded before the option existed keep their fingerprints).

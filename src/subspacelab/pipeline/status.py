@@ -3,7 +3,7 @@
 ``dvc status`` run inside ``pipelines/<id>`` lists the stages of every ``dvc.yaml`` in the repository, one line
 per changed file. This asks DVC about that paper's stages only (``dvc status --json dvc.yaml``), keeps the chosen
 scale's, and says per stage kind (train, evaluate, report) how many are up to date and, for the others, why,
-grouped: code, configs, data not prepared yet, runs, outputs missing or edited.
+grouped: code, configs, params, data not prepared yet, runs, outputs missing or edited.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def reason_of(path: str, change: str) -> str:
         return "code"
     if path.startswith(("conf/", "params.yaml")):
         return "configs"
+    if path.startswith("pipelines/") and path.endswith("/params.yaml"):
+        return "params"  # the paper's hyperparameters (pipelines/<id>/params.yaml)
     if path.startswith("data/"):
         return "data not prepared yet" if change == "deleted" else "data"
     if path.startswith("runs/"):
