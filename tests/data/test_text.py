@@ -309,3 +309,16 @@ def test_a_resumed_epoch_starts_at_the_next_batch():
     skipping = text.SkipFirst(ShuffledBatches(20, 4, seed=0), skip=2)
     assert list(skipping) == whole[2:]  # the interrupted epoch continues where it stopped
     assert list(skipping) == whole  # later passes are whole
+
+
+def test_the_cached_encoding_has_the_same_bytes_whichever_process_writes_it(tmp_path, monkeypatch):
+    """The prepare stage records the cache file's sha256: it must not depend on the writing process (torch.save
+    names the archive inside the file after the file, so a pid in a temporary name used to change the bytes)."""
+    written = []
+    for pid, folder in ((101, tmp_path / "a"), (202, tmp_path / "b")):
+        monkeypatch.setattr(text.os, "getpid", lambda pid=pid: pid)
+        encode_corpus("hello\nworld\n", ByteTokenizer(), folder, "toy", "train", "byte")
+        (cache,) = folder.glob("toy.train.*.pt")
+        written.append(cache.read_bytes())
+        assert sorted(p.name for p in folder.iterdir()) == [cache.name]  # no temporary folder left behind
+    assert written[0] == written[1]

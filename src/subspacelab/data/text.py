@@ -435,10 +435,14 @@ def encode_corpus(
             dtype=torch.int32,
         )
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        # written under its final name in a private folder, then moved: torch.save names the archive inside the file
+        # after the file, so a temporary name (with the pid) would make the bytes, and the prepare stage's record,
+        # differ from one preparation to the next
+        tmp = cache.parent / f".tmp-{os.getpid()}" / cache.name
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ids, tmp)
         os.replace(tmp, cache)
+        tmp.parent.rmdir()
     return ids
 
 
