@@ -95,3 +95,12 @@ def test_params_diff_and_status_name_an_edited_hyperparameter(work):
         assert all(reasons(entries) == {"params": 1} for entries in cpu.values()), cpu
     finally:
         params.write_text(before)
+
+
+def test_exp_show_lists_the_papers_hyperparameters_beside_its_metrics(work):
+    shown = json.loads(run(work, "dvc", "exp", "show", "--json"))
+    workspace = next(row for row in shown if row["rev"] == "workspace")
+    params = workspace["data"]["params"][PARAMS]["data"]
+    steps = yaml.safe_load((work / PARAMS).read_text())["cpu"]["experiment"]["steps"]
+    assert params["cpu"]["experiment"]["steps"] == steps
+    assert f"reports/{PAPER}/comparison.json" in workspace["data"]["metrics"]
