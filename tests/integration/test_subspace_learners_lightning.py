@@ -139,3 +139,62 @@ def test_two_ddp_ranks_end_identical_and_equal_one_process(run_script, float64_d
     torch.testing.assert_close(
         torch.tensor(taylor, dtype=torch.float64), 2 * module.taylor, atol=1e-9, rtol=1e-7
     )
+
+
+def _scheduled(net, *, dynamic, epochs, finetune, ckpt_path=None, clusters=None, **kw):
+    from subspacelab.lit.subspace_learners import LearnerSchedule
+
+    x, y, _ = _data()
+    clusters = torch.zeros(len(y), dtype=torch.long) if clusters is None else clusters
+    schedule = LearnerSchedule(
+        x, clusters, x[::2], y[::2], seed=1, dynamic=dynamic, finetune_epoch=finetune, **kw
+    )
+    if len(net.sizes) > 1 and ckpt_path is None:
+        schedule.cluster(net, 0)
+    module = SubspaceLearnersModule(net, lr=1e-2)
+    fit_subspace_learners(module, x, y, clusters, batch=8, per_class=2, steps_per_epoch=3, seed=1, epochs=epochs,
+                          callbacks=[schedule], ckpt_path=ckpt_path)  # fmt: skip
+    return module, schedule, clusters
+
+
+def test_fixed_learners_recluster_every_other_epoch_then_fine_tune_on_one_cluster():
+    module, schedule, clusters = _scheduled(_net(1), dynamic=False, epochs=5, finetune=4)
+    assert [bool(r.get("reclustered")) for r in schedule.rows] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]  # redrawn for the third epoch; the fifth is fine-tuning
+    assert schedule.rows[2].get("finetune") is None and schedule.rows[3]["finetune"] is True
+    assert module.whole and (clusters == 0).all() and module.net.sizes == [8, 8]
+    assert all(0 <= r["val_nmi"] <= 1 for r in schedule.rows)
+
+
+def test_a_dynamic_run_splits_once_its_nmi_stalls_and_not_again_before_a_new_best(monkeypatch):
+    from subspacelab.metric import evaluation
+
+    falling = iter([0.9, 0.8, 0.7, 0.6, 0.5])  # the best stays at the first epoch
+    monkeypatch.setattr(evaluation, "nmi_kmeans", lambda *a, **k: next(falling))
+    module, schedule, clusters = _scheduled(_net(2, learners=1), dynamic=True, epochs=5, finetune=9, patience=1,
+                                            threshold=0.2)  # fmt: skip
+    splits = [r["epoch"] for r in schedule.rows if r.get("split")]
+    assert splits == [2]  # epoch index 1 >= best 0 + patience 1; then no new best, no second split
+    sizes = module.net.sizes
+    assert len(sizes) == 2 and sum(sizes) == 16 and sizes[0] >= 5
+    assert schedule.rows[1]["reclustered"] and set(clusters.tolist()) == {0, 1}  # epoch 3 trains two learners
+
+
+def test_a_scheduled_run_resumes_to_the_uninterrupted_result(tmp_path):
+    straight, s_sched, s_clusters = _scheduled(_net(3), dynamic=False, epochs=4, finetune=3)
+    first, _, _ = _scheduled(_net(3), dynamic=False, epochs=2, finetune=3)
+    ckpt = tmp_path / "epoch2.ckpt"
+    first.trainer.save_checkpoint(ckpt)
+    assert {"best_nmi", "rows", "clusters"} <= set(
+        next(iter(torch.load(ckpt, weights_only=True)["callbacks"].values()))
+    )
+    resumed, r_sched, r_clusters = _scheduled(
+        _net(9), dynamic=False, epochs=4, finetune=3, ckpt_path=str(ckpt)
+    )
+    assert torch.equal(_params(straight.net), _params(resumed.net))
+    assert r_sched.rows == s_sched.rows and torch.equal(r_clusters, s_clusters) and resumed.whole

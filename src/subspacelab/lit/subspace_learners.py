@@ -130,3 +130,125 @@ def fit_subspace_learners(
         reload_dataloaders_every_n_epochs=1,
         **options,
     )
+
+
+class LearnerSchedule(L.Callback):
+    """ADSL's schedule around the training step (train.py; docs/research/dynamic_subspace_learners.md §2.2-2.5),
+    run at the end of every epoch e (0-based) on every rank alike:
+
+    1. the validation NMI (k-means of the validation embeddings, k = classes); a new best sets ``best_epoch`` and
+       allows one more split (the code measures it on the test set; here on held-out training images);
+    2. dynamic runs only, before the fine-tune phase: when ``patience`` epochs have passed since the best and a
+       split is allowed, the newest learner is split by its neurons' Taylor scores (``metric.learners``);
+    3. what the code does at the start of epoch e + 1: at ``finetune_epoch`` the loss takes the whole embedding and
+       every image joins one cluster; otherwise, every ``recluster_every`` epochs (once more than one learner
+       exists), k-means of the penultimate features of the training images into one cluster per learner, matched
+       to the previous clusters (``metric.clusters``). ``clusters`` is rewritten in place; the next epoch's batches
+       read it.
+
+    ``rows`` holds one row per epoch (NMI, learner sizes, what happened); all of it is checkpointed."""
+
+    def __init__(
+        self,
+        images: Tensor,
+        clusters: Tensor,
+        val_images: Tensor,
+        val_labels: Tensor,
+        *,
+        seed: int,
+        dynamic: bool,
+        finetune_epoch: int,
+        recluster_every: int = 2,
+        patience: int = 2,
+        threshold: float = 0.5,
+    ):
+        self.images, self.clusters = images, clusters
+        self.val_images, self.val_labels = val_images, val_labels
+        self.seed, self.dynamic = int(seed), bool(dynamic)
+        self.finetune_epoch, self.every, self.patience = (
+            int(finetune_epoch),
+            int(recluster_every),
+            int(patience),
+        )
+        self.threshold = float(threshold)
+        self.best_nmi, self.best_epoch, self.may_split = -1.0, 0, True
+        self.rows: list[dict] = []
+
+    @torch.no_grad()
+    def _embed(self, net, images: Tensor, penultimate: bool) -> Tensor:
+        was = net.training
+        net.eval()
+        device = next(net.parameters()).device
+        f = net.penultimate if penultimate else net
+        out = torch.cat([f(images[i : i + 512].to(device)).cpu() for i in range(0, len(images), 512)])
+        net.train(was)
+        return out
+
+    def cluster(self, net, epoch: int) -> None:
+        """One cluster per learner (k-means of the penultimate features), matched to the current clusters."""
+        from sklearn.cluster import KMeans
+
+        from subspacelab.metric.clusters import match_clusters
+
+        k = len(net.sizes)
+        if k == 1:
+            self.clusters.zero_()
+            return
+        features = self._embed(net, self.images, penultimate=True).double().numpy()
+        found = KMeans(k, n_init=3, random_state=self.seed * 1000 + epoch).fit_predict(features)
+        self.clusters.copy_(torch.as_tensor(match_clusters(self.clusters.numpy(), found)))
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        from subspacelab.metric.evaluation import nmi_kmeans
+        from subspacelab.metric.learners import split_newest_learner, taylor_scores
+
+        e, net = trainer.current_epoch, module.net
+        row = {"epoch": e + 1}
+        nmi = nmi_kmeans(
+            self._embed(net, self.val_images, penultimate=False), self.val_labels, seed=self.seed
+        )
+        row["val_nmi"] = nmi
+        if nmi > self.best_nmi:
+            self.best_nmi, self.best_epoch, self.may_split = nmi, e, True
+        taylor = module.taylor.clone()
+        if trainer.world_size > 1:
+            taylor = trainer.strategy.reduce(taylor, reduce_op="sum")
+        if (
+            self.dynamic
+            and 0 < e < self.finetune_epoch
+            and e >= self.best_epoch + self.patience
+            and self.may_split
+        ):
+            start = sum(net.sizes[:-1])
+            scores = taylor_scores(taylor[start:].float())
+            generator = torch.Generator().manual_seed(self.seed * 1000 + e)
+            w, b = net.embedding.weight, net.embedding.bias
+            sizes = split_newest_learner(w.data, b.data, net.sizes, scores.to(w.device), self.threshold,
+                                         generator=generator)  # fmt: skip
+            if sizes is not None:
+                net.sizes, self.may_split = sizes, False
+                row["split"] = True
+        nxt = e + 1
+        if nxt == self.finetune_epoch:
+            module.whole = True
+            self.clusters.zero_()
+            row["finetune"] = True
+        elif nxt < self.finetune_epoch and nxt % self.every == 0 and len(net.sizes) > 1:
+            self.cluster(net, nxt)
+            row["reclustered"] = True
+        row["sizes"] = list(net.sizes)
+        self.rows.append(row)
+
+    def state_dict(self) -> dict:
+        return {
+            "best_nmi": self.best_nmi,
+            "best_epoch": self.best_epoch,
+            "may_split": self.may_split,
+            "rows": [dict(r) for r in self.rows],
+            "clusters": self.clusters.clone(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_nmi, self.best_epoch = float(state["best_nmi"]), int(state["best_epoch"])
+        self.may_split, self.rows = bool(state["may_split"]), [dict(r) for r in state["rows"]]
+        self.clusters.copy_(state["clusters"])
