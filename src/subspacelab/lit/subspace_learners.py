@@ -195,7 +195,7 @@ class LearnerSchedule(L.Callback):
             self.clusters.zero_()
             return
         features = self._embed(net, self.images, penultimate=True).double().numpy()
-        found = KMeans(k, n_init=3, random_state=self.seed * 1000 + epoch).fit_predict(features)
+        found = KMeans(k, n_init=3, random_state=(self.seed * 1000 + epoch) % 2**32).fit_predict(features)
         self.clusters.copy_(torch.as_tensor(match_clusters(self.clusters.numpy(), found)))
 
     def on_train_epoch_end(self, trainer, module) -> None:

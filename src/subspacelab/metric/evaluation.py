@@ -20,7 +20,7 @@ def recall_at_k(x: torch.Tensor, labels: torch.Tensor, ks=(1, 2, 4, 8)) -> dict[
 
 def nmi_kmeans(x: torch.Tensor, labels: torch.Tensor, seed: int, n_init: int = 3) -> float:
     k = len(torch.unique(labels))
-    assigned = KMeans(k, n_init=n_init, random_state=seed).fit_predict(x.double().numpy())
+    assigned = KMeans(k, n_init=n_init, random_state=seed % 2**32).fit_predict(x.double().numpy())
     return float(normalized_mutual_info_score(labels.numpy(), assigned))
 
 

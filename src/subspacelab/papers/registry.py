@@ -15,6 +15,7 @@ PAPER_IDS = (
     "coso",
     "dcreg",
     "dse",
+    "dynamic_subspace_learners",
     "g_theory",
     "gcr",
     "grassmann_flows",
