@@ -33,6 +33,12 @@ class SpatialAttention(nn.Module):
         return self.net(fmap)
 
 
+def attention_pool(body: nn.Module, attention: SpatialAttention, x: Tensor) -> Tensor:
+    """The feature map of ``body`` weighted by its ``attention`` map, average-pooled: (B, C)."""
+    fmap = body(x)
+    return (fmap * attention(fmap)).mean((-2, -1))
+
+
 class AttentionEmbedder(nn.Module):
     def __init__(
         self,
@@ -51,8 +57,7 @@ class AttentionEmbedder(nn.Module):
         self.sizes = split_sizes(dim, learners)
 
     def pooled(self, x: Tensor) -> Tensor:
-        fmap = self.body(x)
-        return (fmap * self.attention(fmap)).mean((-2, -1))
+        return attention_pool(self.body, self.attention, x)
 
     @torch.no_grad()
     def penultimate(self, x: Tensor) -> Tensor:

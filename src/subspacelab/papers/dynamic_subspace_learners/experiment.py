@@ -184,11 +184,15 @@ class Experiment:
 
 
 class _PooledClassifier(torch.nn.Module):
-    """The classification baseline: a linear layer on the embedder's attention-pooled feature."""
+    """The classification baseline: a linear layer on the embedder's attention-pooled feature (the embedder's body
+    and attention, shared; its embedding layer stays out, so that DDP finds no unused parameter)."""
 
     def __init__(self, net, classes: int):
         super().__init__()
-        self.net, self.head = net, torch.nn.Linear(net.embedding.in_features, classes)
+        self.body, self.attention = net.body, net.attention
+        self.head = torch.nn.Linear(net.embedding.in_features, classes)
 
     def forward(self, x):
-        return self.head(self.net.pooled(x))
+        from subspacelab.models.attention_embedder import attention_pool
+
+        return self.head(attention_pool(self.body, self.attention, x))
