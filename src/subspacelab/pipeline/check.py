@@ -23,9 +23,8 @@ def problems(root: Path = Path(".")) -> list[str]:
         except ContractError as err:
             out.append(str(err))
             continue
-        for name, render in (("dvc.yaml", dvcgen.render), ("params.yaml", dvcgen.render_params)):
-            path = root / "pipelines" / paper / name
-            if not path.is_file() or path.read_text() != render(paper):
+        for path, text in dvcgen.generated(paper, root).items():
+            if not path.is_file() or path.read_text() != text:
                 out.append(
                     f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}"
                 )

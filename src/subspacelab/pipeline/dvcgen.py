@@ -312,16 +312,19 @@ def render_code() -> str:
     return CODE_HEADER + yaml.safe_dump({"stages": coderecord.stages()}, sort_keys=False, width=1000)
 
 
+def generated(paper: str, root: Path = Path(".")) -> dict[Path, str]:
+    """The files generated for ``paper`` (its dvc.yaml and params.yaml) and the text each must hold."""
+    folder = root / "pipelines" / paper
+    return {folder / "dvc.yaml": render(paper), folder / "params.yaml": render_params(paper)}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paper", help=f"a paper id, or {CODE!r} for the model and method code stages")
     ap.add_argument("--check", action="store_true", help="exit 1 if a committed file is out of date")
     args = ap.parse_args(argv)
     folder = Path("pipelines") / args.paper
-    if args.paper == CODE:
-        files = {folder / "dvc.yaml": render_code()}
-    else:
-        files = {folder / "dvc.yaml": render(args.paper), folder / "params.yaml": render_params(args.paper)}
+    files = {folder / "dvc.yaml": render_code()} if args.paper == CODE else generated(args.paper)
     stale = [path for path, text in files.items() if not path.is_file() or path.read_text() != text]
     if args.check:
         for path in stale:

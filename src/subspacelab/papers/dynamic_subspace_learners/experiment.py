@@ -166,11 +166,7 @@ class Experiment:
                               epochs=self.epochs, trainer=trainer, callbacks=[schedule], limit_val_batches=0,
                               default_root_dir=str(out_dir))  # fmt: skip
         grown = [r["epoch"] for r in schedule.rows if r.get("split")]
-        final = (
-            next(r["sizes"] for r in reversed(schedule.rows) if not r.get("finetune"))
-            if schedule.rows
-            else net.sizes
-        )
+        final = list(net.sizes)  # no split happens from the fine-tune epoch on: the sizes it trained with
         return net, {"learners": len(final), "sizes": final, "split_epochs": grown, "schedule": schedule.rows,
                      "history": module.history}  # fmt: skip
 
