@@ -23,6 +23,7 @@ PAPER_IDS = (
     "intrinsic_dimension",
     "koopman_ib",
     "lp_sensitivity",
+    "mhs_vm",
     "mi_estimation",
     "mlc",
     "mmcr",
