@@ -5,6 +5,7 @@ per problem; exit 2 if any."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,19 +16,33 @@ from subspacelab.pipeline import dvcgen
 from subspacelab.reporting import bibtex
 
 
+def paper_problems(paper: str, root: Path = Path(".")) -> list[str]:
+    """The contract of ``paper`` validates and its generated files are up to date (one line per problem)."""
+    try:
+        check(paper)
+    except ContractError as err:
+        return [str(err)]
+    return [
+        f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}"
+        for path, text in dvcgen.generated(paper, root).items()
+        if not path.is_file() or path.read_text() != text
+    ]
+
+
 def problems(root: Path = Path(".")) -> list[str]:
-    out = []
-    for paper in registry.PAPER_IDS:
-        try:
-            check(paper)
-        except ContractError as err:
-            out.append(str(err))
-            continue
-        for path, text in dvcgen.generated(paper, root).items():
-            if not path.is_file() or path.read_text() != text:
-                out.append(
-                    f"{path}: out of date with conf/paper/{paper}.yaml; run make dvc-yaml PAPER={paper}"
-                )
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    workers = max(
+        1, min(os.cpu_count() or 1, 4)
+    )  # composing every run's config is CPU work: one paper a core
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        out = [
+            line
+            for lines in pool.map(partial(paper_problems, root=root), registry.PAPER_IDS)
+            for line in lines
+        ]
     for path in experiment_yaml.stale(root / "conf"):
         out.append(
             f"{path}: differs from its Experiment dataclass (the defaults' one source); run make experiment-yaml"

@@ -128,9 +128,9 @@ PARAMS_HEADER = (
 )
 
 
-def render_params(paper: str) -> str:
+def render_params(paper: str, composer: CachedComposer | None = None) -> str:
     contract = load_contract(paper)
-    composer = CachedComposer()
+    composer = composer or CachedComposer()
     sections = {scale: scale_params(paper, scale, composer) for scale in contract.scales}
     header = PARAMS_HEADER.format(paper=paper, path=params_path(paper))
     return header + yaml.safe_dump(sections, sort_keys=False, width=1000)
@@ -228,9 +228,9 @@ REPORT_CODE = [
 EVALUATE_CODE = ["src/subspacelab/pipeline/evaluate.py", "src/subspacelab/pipeline/context.py"]
 
 
-def stages(paper: str) -> dict:
+def stages(paper: str, composer: CachedComposer | None = None) -> dict:
     contract = load_contract(paper)
-    composer = CachedComposer()
+    composer = composer or CachedComposer()
     items, per_scale = {}, {}
     for scale in contract.scales:
         scale_items = _items(paper, scale, composer)
@@ -291,8 +291,8 @@ def report_plots(paper: str, root: Path = Path(".")) -> list[str]:
     return [f"../../reports/{paper}/{f.name}" for f in sorted((root / "reports" / paper).glob("*.png"))]
 
 
-def render(paper: str) -> str:
-    spec: dict = {"vars": ["../../params.yaml"], "stages": stages(paper)}
+def render(paper: str, composer: CachedComposer | None = None) -> str:
+    spec: dict = {"vars": ["../../params.yaml"], "stages": stages(paper, composer)}
     if plots := report_plots(paper):
         spec["plots"] = plots
     return HEADER.format(paper=paper) + yaml.safe_dump(spec, sort_keys=False, width=1000)
@@ -315,7 +315,11 @@ def render_code() -> str:
 def generated(paper: str, root: Path = Path(".")) -> dict[Path, str]:
     """The files generated for ``paper`` (its dvc.yaml and params.yaml) and the text each must hold."""
     folder = root / "pipelines" / paper
-    return {folder / "dvc.yaml": render(paper), folder / "params.yaml": render_params(paper)}
+    composer = CachedComposer()  # the two share their compositions
+    return {
+        folder / "dvc.yaml": render(paper, composer),
+        folder / "params.yaml": render_params(paper, composer),
+    }
 
 
 def main(argv=None) -> None:

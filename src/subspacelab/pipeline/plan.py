@@ -6,8 +6,11 @@ A scale's ``grid`` is a list of groups; each group is the Cartesian product of i
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,9 +25,26 @@ class PlannedRun:
 
 
 def load_contract(paper: str) -> DictConfig:
+    """The paper's contract as composed into a run's config (its ``paper`` node). Composed once per process for
+    each state of the config tree (generating a paper's files asks for it many times; Hydra takes about a second);
+    each caller gets its own copy."""
+    return copy.deepcopy(_composed_contract(paper, _conf_signature())).paper
+
+
+def _conf_signature() -> tuple:
+    """What the config tree is now: every YAML file under conf/ with its size and modification time."""
+    from subspacelab.config.compose import CONF_DIR
+
+    return tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(CONF_DIR).rglob("*.yaml"))
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _composed_contract(paper: str, signature: tuple) -> DictConfig:
     from subspacelab.config import compose
 
-    return compose([f"paper={paper}", "scale=smoke"]).paper
+    return compose([f"paper={paper}", "scale=smoke"])
 
 
 def grid_overrides(contract: DictConfig, scale: str) -> list[list[str]]:
