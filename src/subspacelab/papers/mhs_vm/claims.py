@@ -42,18 +42,17 @@ def rule_paired_per_dataset(claim: dict, rows: list[dict]) -> Verdict:
 
 def rule_fewer_parameters(claim: dict, rows: list[dict]) -> Verdict:
     arm, baseline = param(claim, "arm"), param(claim, "baseline")
-    ratios = {}
+    counts = {}  # dataset -> (the arm's parameters, the baseline's): the same networks on every dataset
     for dataset in _datasets(rows):
         a, b = per_seed(rows, arm, f"{dataset}.parameters"), per_seed(rows, baseline, f"{dataset}.parameters")
         if a and b:
-            ratios[dataset] = _mean(a) / _mean(b)
-            counts = f"{arm} {int(_mean(a)):,} vs {baseline} {int(_mean(b)):,} parameters"
-    if not ratios:
+            counts[dataset] = (_mean(a), _mean(b))
+    if not counts:
         return not_run(f"no run counted both {arm} and {baseline}")
-    ratio = max(ratios.values())
-    return Verdict(
-        {"value": f"{counts} (ratio {ratio:.3f})", "ratio": ratio}, REPRODUCED if ratio < 1 else NOT, ""
-    )
+    ours, theirs = max(counts.values(), key=lambda c: c[0] / c[1])
+    ratio = ours / theirs
+    value = f"{arm} {int(ours):,} vs {baseline} {int(theirs):,} parameters (ratio {ratio:.3f})"
+    return Verdict({"value": value, "ratio": ratio}, REPRODUCED if ratio < 1 else NOT, "")
 
 
 def rule_beats_threshold(claim: dict, rows: list[dict]) -> Verdict:

@@ -127,6 +127,7 @@ class Experiment:
         import time
 
         from subspacelab.lit.segmentation import fit_segmenter, segmentation_scores
+        from subspacelab.models.vm_unet import count_mixer_parameters
 
         torch.set_num_threads(1)
         dataset, arm = trial
@@ -137,8 +138,6 @@ class Experiment:
                                batch_size=self.batch, lr=self.lr, weight_decay=self.weight_decay, min_lr=self.min_lr,
                                trainer=trainer, default_root_dir=str(out_dir / dataset / arm))  # fmt: skip
         seconds = time.process_time() - start
-        from subspacelab.models.vm_unet import count_mixer_parameters
-
         return {"dataset": dataset, "arm": arm, **segmentation_scores(net, xte, mte),
                 "parameters": sum(p.numel() for p in net.parameters()), "mixer_parameters": count_mixer_parameters(net),
                 "train_seconds": round(seconds, 1), "history": module.history}  # fmt: skip
