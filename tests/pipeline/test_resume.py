@@ -92,15 +92,42 @@ def assert_same_run(
     assert len(log) > 2 and log == csv_log(straight, root_straight, drop)
 
 
+@pytest.fixture(scope="module")
+def killed_after_two_epochs(tmp_path_factory):
+    """For each classification method: its uninterrupted 3-epoch run (root ``a``) and the same run killed right
+    after epoch 2's checkpoint (root ``b``, its work folder left as the kill left it). Each test resumes a copy."""
+    made = {}
+
+    def make(method: str):
+        if method not in made:
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            root = tmp_path_factory.mktemp(f"killed-{method}")
+            extra = [*CLASSIFICATION[method], "trainer.max_epochs=3"]
+            straight = run(compose(overrides(root / "a", *extra)))
+            run_killed(overrides(root / "b", *extra), KILL_AFTER_EPOCH, 2)
+            torch.set_num_threads(before)
+            made[method] = (extra, straight, root)
+        return made[method]
+
+    return make
+
+
+def resume_copy(killed, method: str, tmp_path: Path):
+    """(the extra overrides, the uninterrupted run's metrics, its root, the args of a fresh copy of the killed run)."""
+    import shutil
+
+    extra, straight, root = killed(method)
+    shutil.copytree(root / "b", tmp_path / "b")
+    return extra, straight, root / "a", overrides(tmp_path / "b", *extra)
+
+
 # -- a kill, then a rerun, equals an uninterrupted run ----------------------------------------------------
 @pytest.mark.parametrize("method", list(CLASSIFICATION))
 def test_classification_killed_after_an_epoch_resumes_to_the_uninterrupted_result(
-    method, tmp_path, one_thread
+    method, tmp_path, one_thread, killed_after_two_epochs
 ):
-    extra = [*CLASSIFICATION[method], "trainer.max_epochs=3"]
-    straight = run(compose(overrides(tmp_path / "a", *extra)))
-    args = overrides(tmp_path / "b", *extra)
-    run_killed(args, KILL_AFTER_EPOCH, 2)
+    extra, straight, root_a, args = resume_copy(killed_after_two_epochs, method, tmp_path)
     cfg = compose(args)
     # a killed run leaves no run folder, only its work folder with the epoch-2 and epoch-1 checkpoints
     assert not Path(cfg.run_dir).exists()
@@ -108,7 +135,7 @@ def test_classification_killed_after_an_epoch_resumes_to_the_uninterrupted_resul
     assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "previous.ckpt"]
     resumed = run(cfg)
     assert resumed["resumed_from"].endswith("last.ckpt") and resumed["resumed_at"]["epoch"] == 2
-    assert_same_run(resumed, straight, tmp_path / "b", tmp_path / "a")
+    assert_same_run(resumed, straight, tmp_path / "b", root_a)
     assert not work_dir(cfg.run_dir).exists()  # published: checkpoints gone, everything in run_dir
 
 
@@ -136,12 +163,9 @@ CORRUPTIONS = {
 
 @pytest.mark.parametrize("kind", list(CORRUPTIONS))
 def test_a_corrupt_last_checkpoint_is_set_aside_and_the_run_resumes_from_the_previous_one(
-    kind, tmp_path, one_thread, capsys
+    kind, tmp_path, one_thread, capsys, killed_after_two_epochs
 ):
-    extra = ["method=full", "trainer.max_epochs=3"]
-    straight = run(compose(overrides(tmp_path / "a", *extra)))
-    args = overrides(tmp_path / "b", *extra)
-    run_killed(args, KILL_AFTER_EPOCH, 2)
+    extra, straight, root_a, args = resume_copy(killed_after_two_epochs, "full", tmp_path)
     cfg = compose(args)
     last = work_dir(cfg.run_dir) / "checkpoints/last.ckpt"
     last.write_bytes(CORRUPTIONS[kind](last.read_bytes()))
@@ -149,21 +173,20 @@ def test_a_corrupt_last_checkpoint_is_set_aside_and_the_run_resumes_from_the_pre
     assert "last.ckpt: unreadable checkpoint, moved to last.ckpt.corrupt" in capsys.readouterr().err
     assert resumed["resumed_from"].endswith("previous.ckpt") and resumed["resumed_at"]["epoch"] == 1
     assert not work_dir(cfg.run_dir).exists()  # the set-aside file goes with the work folder once finished
-    assert_same_run(resumed, straight, tmp_path / "b", tmp_path / "a")
+    assert_same_run(resumed, straight, tmp_path / "b", root_a)
 
 
-def test_with_every_checkpoint_unreadable_the_run_restarts_from_scratch(tmp_path, one_thread, capsys):
-    extra = ["method=full", "trainer.max_epochs=3"]
-    straight = run(compose(overrides(tmp_path / "a", *extra)))
-    args = overrides(tmp_path / "b", *extra)
-    run_killed(args, KILL_AFTER_EPOCH, 2)
+def test_with_every_checkpoint_unreadable_the_run_restarts_from_scratch(
+    tmp_path, one_thread, capsys, killed_after_two_epochs
+):
+    extra, straight, root_a, args = resume_copy(killed_after_two_epochs, "full", tmp_path)
     cfg = compose(args)
     for f in (work_dir(cfg.run_dir) / "checkpoints").glob("*.ckpt"):
         f.write_bytes(b"")
     resumed = run(cfg)
     assert capsys.readouterr().err.count("unreadable checkpoint, moved to") == 2
     assert resumed["resumed_from"] is None and resumed["resumed_at"] is None
-    assert_same_run(resumed, straight, tmp_path / "b", tmp_path / "a")
+    assert_same_run(resumed, straight, tmp_path / "b", root_a)
 
 
 def _save_two_checkpoints(tmp_path: Path) -> Path:
