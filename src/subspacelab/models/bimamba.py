@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from subspacelab.models.selective_scan import selective_scan
+from subspacelab.models.selective_scan import initial_A_log, initial_dt_bias, selective_scan
 
 
 class CausalS6(nn.Module):
@@ -30,12 +30,9 @@ class CausalS6(nn.Module):
         self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(dt_rank, d_inner)
         nn.init.uniform_(self.dt_proj.weight, -(dt_rank**-0.5), dt_rank**-0.5)
-        dt = torch.exp(torch.rand(d_inner) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3)).clamp(
-            min=1e-4
-        )
         with torch.no_grad():
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
-        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1.0)).repeat(d_inner, 1))
+            self.dt_proj.bias.copy_(initial_dt_bias(d_inner))
+        self.A_log = nn.Parameter(initial_A_log(d_inner, d_state))
         self.D = nn.Parameter(torch.ones(d_inner))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

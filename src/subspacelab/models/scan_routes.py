@@ -14,6 +14,8 @@ The routes of VMamba's SS2D (row- and column-major rasters) and of MHS-VM's four
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -84,8 +86,10 @@ def with_reverses(routes: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([r for route in routes for r in (route, route.flip(0))])
 
 
+@functools.lru_cache(maxsize=256)
 def pattern_routes(name: str, h: int, w: int) -> torch.Tensor:
-    """The 4 routes of an MHS-VM head pattern: route 0, its reverse, route 1, its reverse."""
+    """The 4 routes of a head pattern ("C", "X", "S", "Z"; "Z" is also SS2D's): route 0, its reverse, route 1, its
+    reverse. Built once per pattern and grid (a network asks at every forward); callers must not modify it."""
     return with_reverses([make(h, w) for make in PATTERNS[name]])
 
 

@@ -15,6 +15,8 @@ the oracle of the tests.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -47,6 +49,22 @@ def _readout(states, u, C, D):
     states = states.reshape(b, length, C.shape[2], -1, states.shape[-1])  # (b, l, g, d / g, n)
     y = torch.einsum("blgcn,blgn->bgcl", states, C).reshape(b, d, length)
     return y if D is None else y + D[:, None] * u
+
+
+def initial_dt_bias(
+    *shape: int, dt_min: float = 1e-3, dt_max: float = 0.1, floor: float = 1e-4
+) -> torch.Tensor:
+    """Mamba's initial step bias: the inverse softplus of steps drawn log-uniformly in [dt_min, dt_max] (at least
+    ``floor``), so that softplus(bias) starts at those steps."""
+    dt = torch.exp(torch.rand(*shape) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(
+        min=floor
+    )
+    return dt + torch.log(-torch.expm1(-dt))
+
+
+def initial_A_log(channels: int, d_state: int) -> torch.Tensor:
+    """Mamba's S4D-real initialisation: A = -[1, ..., d_state] for every channel, stored as log(-A)."""
+    return torch.log(torch.arange(1, d_state + 1.0)).repeat(channels, 1)
 
 
 def selective_scan(

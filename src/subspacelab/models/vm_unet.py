@@ -27,11 +27,8 @@ from subspacelab.models.scan_routes import (
     cross_merge,
     cross_scan,
     pattern_routes,
-    raster_cols,
-    raster_rows,
-    with_reverses,
 )
-from subspacelab.models.selective_scan import selective_scan
+from subspacelab.models.selective_scan import initial_A_log, initial_dt_bias, selective_scan
 
 
 class RouteS6(nn.Module):
@@ -48,10 +45,8 @@ class RouteS6(nn.Module):
         self.dt_proj = nn.Parameter(
             torch.empty(routes, channels, dt_rank).uniform_(-(dt_rank**-0.5), dt_rank**-0.5)
         )
-        dt = torch.exp(torch.rand(routes, channels) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
-        dt = dt.clamp(min=1e-4)
-        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
-        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1.0)).repeat(routes * channels, 1))
+        self.dt_bias = nn.Parameter(initial_dt_bias(routes, channels))
+        self.A_log = nn.Parameter(initial_A_log(routes * channels, d_state))
         self.D = nn.Parameter(torch.ones(routes * channels))
 
     def forward(self, x: torch.Tensor, routes: torch.Tensor) -> torch.Tensor:
@@ -101,7 +96,7 @@ class SS2D(nn.Module):
     def forward(self, tokens):
         b, h, w, _ = tokens.shape
         x, z = self.input(tokens)
-        routes = with_reverses([raster_rows(h, w), raster_cols(h, w)]).to(x.device)
+        routes = pattern_routes("Z", h, w).to(x.device)  # the row and column rasters and their reverses
         y = self.scan(x, routes).sum(1).transpose(1, 2).reshape(b, h, w, -1)
         return self.out_proj(self.out_norm(y) * F.silu(z))
 
