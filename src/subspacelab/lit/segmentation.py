@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from subspacelab.lowrank.schedules import cosine_with_min_lr
+from subspacelab.lit.history import EpochHistory
+from subspacelab.lit.optim import with_stepwise_cosine
 
 
 def bce_dice_loss(logits: torch.Tensor, masks: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
@@ -28,12 +29,13 @@ def bce_dice_loss(logits: torch.Tensor, masks: torch.Tensor, smooth: float = 1.0
     return bce + (1 - dice).mean()
 
 
-class SegmentationModule(L.LightningModule):
+class SegmentationModule(EpochHistory, L.LightningModule):
+    HISTORY_KEY = "segmentation_history"
+
     def __init__(self, net: nn.Module, lr: float = 1e-3, weight_decay: float = 1e-2, min_lr: float = 1e-5):
         super().__init__()
         self.net, self.lr, self.weight_decay, self.min_lr = net, float(lr), float(weight_decay), float(min_lr)
-        self.history: list[dict] = []  # one row per epoch: the mean training loss
-        self._losses: list[float] = []
+        self._init_history()  # one row per epoch: the mean training loss
 
     def forward(self, x):
         return self.net(x)
@@ -41,30 +43,14 @@ class SegmentationModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, masks = batch
         loss = bce_dice_loss(self.net(x), masks)
-        self._losses.append(float(loss.detach()))
+        self.record(loss=loss)
         return loss
-
-    def on_train_epoch_end(self):
-        if self._losses:
-            mean = torch.tensor(sum(self._losses) / len(self._losses), dtype=torch.float64)
-            self.history.append(
-                {"epoch": self.current_epoch + 1, "loss": float(self.all_gather(mean).mean())}
-            )
-        self._losses = []
-
-    def on_save_checkpoint(self, checkpoint):
-        checkpoint["segmentation_history"] = list(self.history)
-
-    def on_load_checkpoint(self, checkpoint):
-        self.history = list(checkpoint.get("segmentation_history", []))
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        total, floor = int(self.trainer.estimated_stepping_batches), self.min_lr / self.lr
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: cosine_with_min_lr(step, total, 0, floor)
+        return with_stepwise_cosine(
+            optimizer, int(self.trainer.estimated_stepping_batches), self.min_lr / self.lr
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def fit_segmenter(

@@ -26,6 +26,7 @@ PAPER_IDS = (
     "mhs_vm",
     "mi_estimation",
     "mlc",
+    "mlfsr",
     "mmcr",
     "molr_mog",
     "molrg_diffusion",
