@@ -63,3 +63,18 @@ def test_code_deps_follow_imports_transitively():
     )
     train = module_files("subspacelab.pipeline.runinfo")
     assert train == ["src/subspacelab/pipeline/__init__.py", "src/subspacelab/pipeline/runinfo.py"]
+
+
+def test_code_deps_are_read_from_disk_without_importing_anything():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from subspacelab.pipeline.codedeps import module_files, source_of; "
+        "files = module_files('subspacelab.lit.callbacks'); "
+        "assert 'src/subspacelab/lit/callbacks.py' in files and 'src/subspacelab/lit/__init__.py' in files, files; "
+        "assert source_of('subspacelab.lit.fit.fit') is None; "  # a function, not a module
+        "print(sorted(m for m in ('lightning', 'torch', 'subspacelab.lit') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"  # neither Lightning nor torch nor the package it reads were imported

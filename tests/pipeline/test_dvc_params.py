@@ -104,3 +104,37 @@ def test_exp_show_lists_the_papers_hyperparameters_beside_its_metrics(work):
     steps = yaml.safe_load((work / PARAMS).read_text())["cpu"]["experiment"]["steps"]
     assert params["cpu"]["experiment"]["steps"] == steps
     assert f"reports/{PAPER}/comparison.json" in workspace["data"]["metrics"]
+
+
+def test_the_reproduce_preflight_finds_what_dvc_would_run(work):
+    """``uptodate.stale_stages`` (what make reproduce-paper asks before starting dvc repro) finds nothing stale in the
+    committed state, the cpu train stages after a cpu hyperparameter changes, those and the report after a source file
+    of the runs changes, and the never-run paper scale stale."""
+    from subspacelab.pipeline.uptodate import stale_stages
+
+    assert stale_stages(PAPER, "cpu", work) == []
+    trains = sorted(f"pipelines/{PAPER}/dvc.yaml:train@cpu-{r}" for r in cpu_runs(work))
+    params, source = work / PARAMS, work / f"src/subspacelab/papers/{PAPER}/experiment.py"
+
+    def halve_cpu_steps(text):
+        sections = yaml.safe_load(text)
+        sections["cpu"]["experiment"]["steps"] //= 2
+        return yaml.safe_dump(sections, sort_keys=False)
+
+    report = (
+        f"pipelines/{PAPER}/dvc.yaml:report-cpu"  # the report imports the paper's package, the runs' code too
+    )
+    edits = (
+        (params, halve_cpu_steps, trains),
+        (source, lambda text: text + "\n# edited\n", [report, *trains]),
+    )
+    for path, edit, expected in edits:
+        before = path.read_text()
+        path.write_text(edit(before))
+        try:
+            stale = stale_stages(PAPER, "cpu", work)
+        finally:
+            path.write_text(before)
+        assert stale == expected, stale
+    assert stale_stages(PAPER, "cpu", work) == []
+    assert f"pipelines/{PAPER}/dvc.yaml:report-paper" in stale_stages(PAPER, "paper", work)

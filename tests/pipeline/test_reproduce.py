@@ -37,6 +37,38 @@ def test_a_wrong_paper_or_scale_is_one_line_and_exit_2_before_dvc_starts(args, s
     assert out.err.startswith(says) and out.err.count("\n") == 1 and out.out == ""
 
 
+@pytest.mark.parametrize(
+    ("stale", "starts_dvc"), [([], False), (["p/dvc.yaml:train@cpu-r-s0"], True), (None, True)]
+)
+def test_dvc_repro_starts_only_when_the_preflight_finds_a_stale_stage_or_cannot_tell(
+    stale, starts_dvc, monkeypatch
+):
+    """With no stamp, reproduce asks DVC about the paper's own stages first (``uptodate.stale_stages``): none stale
+    -> done without ``dvc repro`` and the stamp recorded; a stale stage, or no answer -> ``dvc repro`` decides."""
+    from subspacelab.pipeline import dvcgen, uptodate
+
+    calls = []
+
+    class Started(Exception):
+        pass
+
+    def popen(cmd, *a, **k):
+        calls.append(cmd)
+        raise Started
+
+    monkeypatch.setattr(uptodate, "unchanged", lambda paper, scale: False)
+    monkeypatch.setattr(uptodate, "stale_stages", lambda paper, scale: stale)
+    monkeypatch.setattr(uptodate, "record", lambda paper, scale: calls.append("recorded"))
+    monkeypatch.setattr(dvcgen, "write_if_changed", lambda paper: None)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    if starts_dvc:
+        with pytest.raises(Started):
+            reproduce.reproduce_with_dvc("mhs_vm", "cpu")
+        assert calls[0][:2] == ["dvc", "repro"]
+    else:
+        assert reproduce.reproduce_with_dvc("mhs_vm", "cpu") == 0 and calls == ["recorded"]
+
+
 def test_sweep_refuses_a_wrong_scale_the_same_way(capsys):
     from subspacelab.pipeline import sweep
 

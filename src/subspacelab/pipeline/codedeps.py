@@ -5,15 +5,23 @@ so editing one paper's code never invalidates another paper's runs."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 
 PACKAGE = "subspacelab"
 
 
-def _source(module: str) -> Path | None:
-    spec = importlib.util.find_spec(module)
-    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+SRC = Path(__file__).resolve().parents[2]  # the folder holding the package
+
+
+def source_of(module: str) -> Path | None:
+    """The file of a ``subspacelab`` module (``a/b.py`` or ``a/b/__init__.py``), found on disk without importing
+    anything (``importlib.util.find_spec`` would import its parent packages, Lightning with them); None for a name
+    that is no module (``from pkg import function``)."""
+    base = SRC.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
 
 
 def _imports(path: Path, module: str) -> set[str]:
@@ -43,10 +51,7 @@ def module_files(*modules: str, root: Path | None = None) -> list[str]:
         name = todo.pop()
         if name in seen:
             continue
-        try:
-            path = _source(name)
-        except (ImportError, ValueError):
-            path = None
+        path = source_of(name)
         if path is None:
             continue  # `from pkg import function`: not a module
         seen[name] = path

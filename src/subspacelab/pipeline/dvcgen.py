@@ -209,12 +209,10 @@ def _experiment_stage(
 def paper_code(paper: str, part: str) -> list[str]:
     """The files ``subspacelab.papers.<paper>.<part>`` runs (itself and what it imports), less the run
     machinery; empty when the paper has no such module."""
-    import importlib.util
-
-    from subspacelab.pipeline.codedeps import module_files
+    from subspacelab.pipeline.codedeps import module_files, source_of
 
     name = f"subspacelab.papers.{paper}.{part}"
-    if importlib.util.find_spec(name) is None:
+    if source_of(name) is None:
         return []
     return [f for f in module_files(name) if f not in EXPERIMENT_CODE]
 

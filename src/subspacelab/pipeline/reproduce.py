@@ -160,6 +160,18 @@ def reproduce_with_dvc(paper: str, scale: str, force: bool = False) -> int:
     dvcgen.write_if_changed(paper)
     for line in repair(Path(".")):
         print(f"[reproduce] {line}", flush=True)
+    if (
+        not force
+    ):  # DVC's own check on this paper's stages only: seconds, where dvc repro first loads every pipeline
+        print(
+            f"[reproduce] checking the stages of report-{scale} and their upstream stages with DVC",
+            flush=True,
+        )
+        if uptodate.stale_stages(paper, scale) == []:
+            print(f"[reproduce] DVC finds every stage up to date: nothing to run for {paper} at scale {scale}; "
+                  "FORCE=1 recomputes", flush=True)  # fmt: skip
+            uptodate.record(paper, scale)
+            return 0
     progress = Progress(train_runs(paper, scale))
     target = f"pipelines/{paper}/dvc.yaml:report-{scale}"
     progress.say(f"dvc repro {target} ({progress.total} runs)")

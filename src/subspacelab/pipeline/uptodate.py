@@ -81,3 +81,45 @@ def unchanged(paper: str, scale: str, root: Path = Path(".")) -> bool:
         return json.loads(path.read_text())["signature"] == signature(paper, scale, root)
     except (OSError, ValueError, KeyError):
         return False
+
+
+# Where a paper's report stage can find upstream stages: its own pipeline, the data preparation, the code records.
+STAGE_FILES = ("pipelines/{paper}/dvc.yaml", "dvc.yaml", "pipelines/code/dvc.yaml")
+
+
+def stale_stages(paper: str, scale: str, root: Path = Path(".")) -> list[str] | None:
+    """DVC's own verdict on the stages ``report-<scale>`` depends on, loading only ``STAGE_FILES`` (a few hundred
+    stages) instead of the repository's whole index (thousands): the stages DVC would run, [] when none, ``None``
+    when this cannot be decided here (a dependency that none of these stages produces and that is not on disk,
+    or any error), so that ``dvc repro`` decides. Each stage's check is DVC's (``Stage.changed``: its
+    command, dependencies, parameters and outputs against its ``dvc.lock`` entry); on a fresh clone it hashes the
+    files once, as ``dvc repro`` would."""
+    import contextlib
+
+    try:
+        from dvc.dvcfile import load_file
+        from dvc.repo import Repo
+
+        # DVC resolves a stage's paths against the working directory, so it must be the repository's root
+        with contextlib.chdir(root), Repo(".") as repo:
+            stages = {}
+            for pattern in STAGE_FILES:
+                path = pattern.format(paper=paper)
+                if (root / path).is_file():
+                    stages.update((st.addressing, st) for st in load_file(repo, path).stages.values())
+            producer = {out.fs_path: name for name, st in stages.items() for out in st.outs}
+            todo, closure = [f"pipelines/{paper}/dvc.yaml:report-{scale}"], set()
+            while todo:
+                name = todo.pop()
+                if name in closure:
+                    continue
+                closure.add(name)
+                for dep in stages[name].deps:
+                    if dep.fs_path in producer:
+                        todo.append(producer[dep.fs_path])
+                    elif not os.path.exists(dep.fs_path):
+                        return None  # produced elsewhere, or missing: DVC decides
+            with repo.lock:  # as every dvc command holds it (a running dvc makes this fail: DVC decides then)
+                return sorted(name for name in closure if stages[name].changed())
+    except Exception:  # noqa: BLE001 - any doubt: let dvc repro decide
+        return None
