@@ -10,8 +10,6 @@ paper's NOTES). ``fit_segmenter`` trains on in-memory tensors with a seeded per-
 
 from __future__ import annotations
 
-import warnings
-
 import lightning as L
 import torch
 from torch import nn
@@ -19,6 +17,7 @@ from torch.nn import functional as F
 
 from subspacelab.lit.history import EpochHistory
 from subspacelab.lit.optim import with_stepwise_cosine
+from subspacelab.lit.paired_fit import fit_on_pairs
 
 
 def bce_dice_loss(logits: torch.Tensor, masks: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
@@ -70,14 +69,10 @@ def fit_segmenter(
     """Train ``net`` (images -> logits of the masks' shape) on (x, masks) in batches of a seeded per-epoch shuffle
     (each DDP rank its slice of every global batch) through ``lit.fit.fit``; ``options`` go to the Trainer
     (accumulate_grad_batches, default_root_dir, ckpt_path, ...). Returns the fitted module, ``net`` in eval mode."""
-    from subspacelab.lit.batches import EpochShuffle, TensorData
-    from subspacelab.lit.fit import fit
-
     module = SegmentationModule(net, lr, weight_decay, min_lr)
-    data = TensorData(x, masks, sampler=lambda n, world, rank: EpochShuffle(n, batch_size, seed, world, rank))
-    with warnings.catch_warnings():  # no validation set here, by design
-        warnings.filterwarnings("ignore", message=r".*`validation_step` but have no `val_dataloader`.*")
-        fit(module, data, trainer=trainer, seed=seed, max_epochs=epochs, limit_val_batches=0, **options)
+    fit_on_pairs(
+        module, x, masks, seed=seed, epochs=epochs, batch_size=batch_size, trainer=trainer, **options
+    )
     net.eval()
     return module
 

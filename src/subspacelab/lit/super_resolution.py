@@ -12,8 +12,6 @@ per-epoch shuffle.
 
 from __future__ import annotations
 
-import warnings
-
 import lightning as L
 import torch
 from torch import nn
@@ -21,6 +19,7 @@ from torch.nn import functional as F
 
 from subspacelab.lit.history import EpochHistory
 from subspacelab.lit.optim import with_stepwise_cosine
+from subspacelab.lit.paired_fit import fit_on_pairs
 
 
 def sr_loss(sr, hr, student_feature=None, teacher_feature=None, distill_weight: float = 0.1) -> torch.Tensor:
@@ -94,18 +93,11 @@ def fit_super_resolver(
     """Train ``net`` on (low-resolution, high-resolution) views in batches of a seeded per-epoch shuffle (each DDP
     rank its slice of every global batch) through ``lit.fit.fit``; ``options`` go to the Trainer
     (accumulate_grad_batches, default_root_dir, ckpt_path, ...). Returns the fitted module, ``net`` in eval mode."""
-    from subspacelab.lit.batches import EpochShuffle, TensorData
-    from subspacelab.lit.fit import fit
-
     module = SuperResolutionModule(net, lr, weight_decay, min_lr, teacher, distill_weight)
-    data = TensorData(
-        lr_views, hr_views, sampler=lambda n, world, rank: EpochShuffle(n, batch_size, seed, world, rank)
-    )
-    with warnings.catch_warnings():  # no validation set here, by design
-        warnings.filterwarnings("ignore", message=r".*`validation_step` but have no `val_dataloader`.*")
-        if teacher is not None:  # Lightning warns of modules in eval mode: the frozen teacher's, by design
-            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
-        fit(module, data, trainer=trainer, seed=seed, max_epochs=epochs, limit_val_batches=0, **options)
+    # Lightning warns of modules in eval mode at the start: with a teacher, the frozen teacher's, by design
+    quiet = (r"Found \d+ module\(s\) in eval mode",) if teacher is not None else ()
+    fit_on_pairs(module, lr_views, hr_views, seed=seed, epochs=epochs, batch_size=batch_size, trainer=trainer,
+                 quiet=quiet, **options)  # fmt: skip
     net.eval()
     return module
 
