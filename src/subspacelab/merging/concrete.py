@@ -15,29 +15,45 @@ from torch import nn
 from subspacelab.merging.arithmetic import StateDict, add_scaled, task_vector
 
 
+def relaxed_bernoulli(logits: torch.Tensor, temperature: float, uniform: torch.Tensor) -> torch.Tensor:
+    """The Concrete (relaxed Bernoulli) draw from uniform noise u: sigmoid((logits + log u - log(1 - u)) / T), the
+    reparameterisation ``torch.distributions.RelaxedBernoulli.rsample`` computes (u clamped away from 0 and 1)."""
+    eps = torch.finfo(uniform.dtype).eps
+    u = uniform.clamp(eps, 1 - eps)
+    return torch.sigmoid((logits + u.log() - (-u).log1p()) / temperature)
+
+
 class ConcreteMask(nn.Module):
-    """One learnable mask logit per entry of the tensors of ``template`` (name -> tensor)."""
+    """One learnable mask logit per entry of the tensors of ``template`` (name -> tensor), zeros at the start."""
 
     def __init__(self, template: StateDict):
         super().__init__()
         self.names = list(template)
-        self.logits = nn.ParameterList(
-            nn.Parameter(torch.zeros_like(t, dtype=torch.float32)) for t in template.values()
-        )
+        self.logits = nn.ParameterList(nn.Parameter(torch.zeros_like(t)) for t in template.values())
 
-    def distribution(self, name_index: int, temperature: float, discrete: bool):
-        logits = self.logits[name_index]
-        if discrete:
-            return torch.distributions.Bernoulli(logits=logits)
-        return torch.distributions.RelaxedBernoulli(torch.tensor(temperature), logits=logits)
-
-    def sample(self, temperature: float = 0.5, discrete: bool = False) -> dict[str, torch.Tensor]:
-        """name -> a mask drawn from the current logits (relaxed and differentiable, or discrete)."""
-        return {
-            name: (d.sample() if discrete else d.rsample())
-            for i, name in enumerate(self.names)
-            for d in (self.distribution(i, temperature, discrete),)
-        }
+    def sample(
+        self, temperature: float = 0.5, discrete: bool = False, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """name -> a mask drawn from the current logits: relaxed and differentiable, or discrete (0/1). Without a
+        generator, from torch's distributions and its global stream (FusionBench's ``MaskModel.sample_mask``);
+        with one, from its uniform draws (the same formula), so that every DDP rank draws the same mask."""
+        out = {}
+        for name, logits in zip(self.names, self.logits, strict=True):
+            if generator is None:
+                dist = (
+                    torch.distributions.Bernoulli(logits=logits)
+                    if discrete
+                    else torch.distributions.RelaxedBernoulli(torch.tensor(temperature), logits=logits)
+                )
+                out[name] = dist.sample() if discrete else dist.rsample()
+                continue
+            u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+            out[name] = (
+                (u < torch.sigmoid(logits)).to(logits.dtype)
+                if discrete
+                else relaxed_bernoulli(logits, temperature, u)
+            )
+        return out
 
 
 def rescaled(mask: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

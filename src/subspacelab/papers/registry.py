@@ -11,6 +11,7 @@ from subspacelab.papers.spec import Paper
 
 PAPER_IDS = (
     "blind_calibration",
+    "concrete_merging",
     "convergent_learning",
     "coso",
     "dcreg",
