@@ -28,15 +28,23 @@ def _cost(seconds, mb):
     return {str(s): {"seconds": seconds * s, "peak_mb": mb * s * s} for s in (8, 16)}
 
 
-def test_the_cheaper_rule_decides_at_the_largest_side_and_shows_the_slopes():
+def test_the_cheaper_rule_asks_a_seed_interval_at_the_largest_side_and_shows_the_slopes():
     rule, claim = (
         RULES["mlfsr_cheaper"],
         {"derive": {"metric": "seconds", "arm": "mamba", "baseline": "transformer"}},
     )
-    rows = [_row(0, mamba={"efficiency": _cost(1.0, 1.0)}, transformer={"efficiency": _cost(2.0, 1.0)})]
+    rows = [_row(s, mamba={"efficiency": _cost(1.0 + d, 1.0)}, transformer={"efficiency": _cost(2.0, 1.0)})
+            for s, d in enumerate((0.0, 0.1, 0.05))]  # fmt: skip
     v = rule(claim, rows)
-    assert v.verdict == REPRODUCED and v.measured["slopes"]["mamba"] == pytest.approx(0.5)
-    slower = [_row(0, mamba={"efficiency": _cost(3.0, 1.0)}, transformer={"efficiency": _cost(2.0, 1.0)})]
+    assert v.verdict == REPRODUCED and v.measured["slopes"]["mamba"] == pytest.approx(0.5, abs=0.01)
+    assert rule(claim, rows[:1]).verdict == PARTLY  # one seed: no interval to exclude 0
+    noisy = [_row(s, mamba={"efficiency": _cost(1.9 + d, 1.0)}, transformer={"efficiency": _cost(2.0, 1.0)})
+             for s, d in enumerate((0.0, 0.3, -0.2))]  # fmt: skip
+    assert rule(claim, noisy).verdict == NOT  # cheaper on average, but the interval reaches 0
+    slower = [
+        _row(s, mamba={"efficiency": _cost(3.0, 1.0)}, transformer={"efficiency": _cost(2.0, 1.0)})
+        for s in (0, 1)
+    ]
     assert rule(claim, slower).verdict == NOT
     assert rule(claim, [_row(0, mamba={"psnr": 30.0})]).verdict == NOT_RUN
     assert loglog_slope({4: 16.0, 8: 64.0, 16: 256.0}) == pytest.approx(1.0)  # linear in the pixel count

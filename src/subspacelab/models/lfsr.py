@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from subspacelab.data.light_fields import upsample_views
 from subspacelab.models.bimamba import BiMamba
 
 SUBSPACES = {
@@ -236,13 +237,9 @@ class LightFieldSR(nn.Module):
         )
 
     def forward(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, a2, h, w = lr.shape
         shallow = self.stem(lr.unsqueeze(1))
         shallow = self.stem_body(shallow) + shallow
         deep = self.body(shallow)
         mosaic = self.upsample(views_to_mosaic(deep + shallow, self.ang))
         sr = mosaic_to_views(mosaic, self.ang)[:, 0]
-        bicubic = F.interpolate(
-            lr.reshape(b * a2, 1, h, w), scale_factor=self.scale, mode="bicubic", align_corners=False
-        )
-        return sr + bicubic.view(b, a2, h * self.scale, w * self.scale), deep
+        return sr + upsample_views(lr, self.scale), deep

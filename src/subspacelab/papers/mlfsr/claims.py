@@ -3,8 +3,9 @@ and, for the three architectures, ``efficiency``: per LR side (a string key) the
 ``peak_mb``; the ``bicubic`` entry is the per-view bicubic upsample.
 
 - ``mlfsr_paired``: ``reporting.arms.rule_paired`` (paired t-intervals over seeds, an optional margin).
-- ``mlfsr_cheaper``: at the largest side every run measured, the arm's seed-mean ``metric`` below the baseline's;
-  the value lists every side and the log-log slope of each against the pixel count.
+- ``mlfsr_cheaper``: at the largest side every run measured, the paired t-interval over seeds of the baseline's
+  ``metric`` minus the arm's above 0 (``reporting.paired``); the value lists every side's seed means and the
+  log-log slope of each against the pixel count.
 - ``mlfsr_beats_floor``: every arm's seed-mean metric above the baseline's.
 - ``mlfsr_matched_sizes``: every arm's parameters within ``tolerance`` of the reference arm's.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 
 from subspacelab.reporting.arms import _mean, per_seed, rule_paired
+from subspacelab.reporting.paired import paired_verdict
 from subspacelab.reporting.verdict import NOT, PARTLY, REPRODUCED, Verdict, not_run, param
 
 
@@ -53,9 +55,26 @@ def rule_cheaper(claim: dict, rows: list[dict]) -> Verdict:
     slope_text = ", ".join(f"{a} {v:.2f}" for a, v in slopes.items()) if len(sides) > 1 else "-"
     value = (f"seed-mean {metric} per LR side ({arm} vs {baseline}): {shown}; log-log slope against the pixel count: "
              f"{slope_text}")  # fmt: skip
-    largest = sides[-1]
-    verdict = REPRODUCED if ours[largest] < theirs[largest] else NOT
-    return Verdict({"value": value, "curves": {arm: ours, baseline: theirs}, "slopes": slopes}, verdict, "")
+    largest, diffs = (
+        sides[-1],
+        [],
+    )  # per seed: how much cheaper the arm is than the baseline at the largest side
+    for row in rows:
+        cost = {r["arm"]: r["efficiency"] for r in row.get("results", []) if "efficiency" in r}
+        if arm in cost and baseline in cost and str(largest) in cost[arm] and str(largest) in cost[baseline]:
+            diffs.append(float(cost[baseline][str(largest)][metric]) - float(cost[arm][str(largest)][metric]))
+    verdict, intervals, n = paired_verdict({"saved": diffs})
+    iv = intervals["saved"]
+    value += (
+        f"; {baseline} − {arm} at side {largest}: {iv.mean:+.4g} [{iv.lo:+.4g}, {iv.hi:+.4g}] (n = {n} seeds)"
+    )
+    measured = {
+        "value": value,
+        "curves": {arm: ours, baseline: theirs},
+        "slopes": slopes,
+        "saved": iv.as_dict(),
+    }
+    return Verdict(measured, verdict, "")
 
 
 def rule_beats_floor(claim: dict, rows: list[dict]) -> Verdict:

@@ -14,6 +14,7 @@ The ``bicubic`` row is the per-view bicubic upsample: the floor every network st
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -26,6 +27,24 @@ from subspacelab.experiments.harness import map_trials, trial_seed
 ARMS = ("cnn", "transformer", "mamba", "mamba_t2m")
 MIXER = {"cnn": "conv", "transformer": "transformer", "mamba": "mamba", "mamba_t2m": "mamba"}
 FIRST = ("transformer", "cnn")  # trained first: the transformer is mamba_t2m's teacher
+
+
+@functools.lru_cache(maxsize=2)
+def light_fields(
+    data_root: str, train_scenes: int, test_scenes: int, size: int, ang: int, scale: int, seed: int
+):
+    """``Experiment.data``'s light fields (read-only: the trials share them)."""
+    from subspacelab.data.light_fields import downsample_views, layered_scenes
+    from subspacelab.data.vision import load_split, prepare_dataset
+
+    prepare_dataset("fashion_mnist", data_root)
+    train_images, _ = load_split("fashion_mnist", data_root, train=True)
+    test_images, _ = load_split("fashion_mnist", data_root, train=False)
+    hr = layered_scenes(train_images, train_scenes, trial_seed(seed, "mlfsr", "train"), ang=ang, size=size)
+    hr_test = layered_scenes(test_images, test_scenes, trial_seed(seed, "mlfsr", "test"), ang=ang, size=size)
+    half = size // 2  # each training light field -> its 4 quadrants (the LR views' 2 x 2 patches)
+    hr = torch.cat([hr[..., i : i + half, j : j + half] for i in (0, half) for j in (0, half)])
+    return downsample_views(hr, scale), hr, downsample_views(hr_test, scale), hr_test
 
 
 @dataclass
@@ -88,19 +107,11 @@ class Experiment:
     # --- the data and the networks ------------------------------------------------------------------------------
 
     def data(self, seed: int):
-        """(train LR patches, HR patches, test LR light fields, HR light fields): views (n, ang², side, side)."""
-        from subspacelab.data.light_fields import downsample_views, layered_scenes
-        from subspacelab.data.vision import load_split, prepare_dataset
-
-        prepare_dataset("fashion_mnist", self.data_root)
-        train_images, _ = load_split("fashion_mnist", self.data_root, train=True)
-        test_images, _ = load_split("fashion_mnist", self.data_root, train=False)
-        options = {"ang": self.ang, "size": self.size}
-        hr = layered_scenes(train_images, self.train_scenes, trial_seed(seed, "mlfsr", "train"), **options)
-        hr_test = layered_scenes(test_images, self.test_scenes, trial_seed(seed, "mlfsr", "test"), **options)
-        half = self.size // 2  # each training light field -> its 4 quadrants (the LR views' 2 x 2 patches)
-        hr = torch.cat([hr[..., i : i + half, j : j + half] for i in (0, half) for j in (0, half)])
-        return downsample_views(hr, self.scale), hr, downsample_views(hr_test, self.scale), hr_test
+        """(train LR patches, HR patches, test LR light fields, HR light fields): views (n, ang², side, side); made
+        once per process and seed (every trial of a run and the bicubic row read the same light fields)."""
+        return light_fields(
+            self.data_root, self.train_scenes, self.test_scenes, self.size, self.ang, self.scale, seed
+        )
 
     def network(self, arm: str, seed: int):
         from subspacelab.models.lfsr import LightFieldSR
