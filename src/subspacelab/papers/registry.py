@@ -11,6 +11,7 @@ from subspacelab.papers.spec import Paper
 
 PAPER_IDS = (
     "blind_calibration",
+    "comp_lora",
     "concrete_merging",
     "convergent_learning",
     "coso",
