@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PAPER ?= intrinsic_dimension
 SCALE ?= cpu
 LAUNCHER ?= basic
+# pytest-xdist processes for make test (tests sharing a resource run in turn: tests/conftest.py)
+TEST_WORKERS ?= 2
 PYTHON_BOOT ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
-	@echo "  variables: PAPER=$(PAPER) SCALE=$(SCALE) (smoke|cpu|paper) LAUNCHER=$(LAUNCHER) (basic|local|slurm)"
+	@echo "  variables: PAPER=$(PAPER) SCALE=$(SCALE) (smoke|cpu|paper) LAUNCHER=$(LAUNCHER) (basic|local|slurm) TEST_WORKERS=$(TEST_WORKERS)"
 	@echo "             FORCE=1 (recompute committed runs) OVERRIDES=\"key=value ...\" (sweep, show-config, cluster-reproduce)"
 	@echo "             ID=<id> KIND=training|experiment (new-paper)"
 
@@ -59,11 +61,11 @@ dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml and params.yaml from c
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code
 
-test: $(STAMP) check ## make check, then the whole test suite (installs first if needed); lists the 30 slowest tests
-	$(PY) -m pytest -q --durations=30
+test: $(STAMP) check ## make check, then the whole test suite on TEST_WORKERS processes (installs first if needed); lists the 30 slowest tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests bench

@@ -17,6 +17,48 @@ def _repo_root():
     os.chdir(ROOT)
 
 
+# --- several workers (make test runs pytest-xdist): what they share ------------------------------------------------
+
+SHARED = {
+    "tests/slurm/": "slurm",  # the one Slurm cluster tests/slurm/conftest.py starts
+    "tests/pipeline/": "repository",  # DVC and make on the repository itself (DVC's lock), its generated files
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test joins one xdist group (``--dist loadgroup`` runs a group on one worker, in turn): the tests of a
+    shared resource (``SHARED``) one group each, every test that launches DDP processes one group (their rendezvous
+    ports are found free just before the processes bind them), every other test its file's group (a module's
+    fixtures are built once). Without xdist the marks do nothing."""
+    for item in items:
+        path = Path(str(item.path)).relative_to(ROOT).as_posix()
+        group = next((g for prefix, g in SHARED.items() if path.startswith(prefix)), None)
+        if group is None:
+            group = "ddp" if item.get_closest_marker("ddp") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _image_datasets_prepared_once(_repo_root):
+    """Under xdist, the first worker prepares the image datasets in data/raw (torchvision's extraction is not
+    atomic) while the others wait on the lock, then find them prepared; what cannot be had is left to the tests
+    that need it, which say why."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    from filelock import FileLock
+
+    from subspacelab.data import DATASETS, DataUnavailableError, prepare_dataset
+
+    raw = Path("data/raw")
+    raw.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(raw / ".tests-prepare.lock")):
+        for name in sorted(DATASETS):
+            try:
+                prepare_dataset(name, raw)
+            except DataUnavailableError:
+                pass
+
+
 @pytest.fixture
 def smoke_overrides(tmp_path):
     """Overrides for a fast in-process run writing under tmp_path."""
