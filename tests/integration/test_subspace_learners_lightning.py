@@ -45,6 +45,31 @@ def test_training_lowers_the_margin_loss():
     assert module.history[-1]["loss"] < module.history[0]["loss"]
 
 
+def test_the_epoch_taylor_is_summed_over_ranks_once_whichever_hook_asks_first():
+    from types import SimpleNamespace
+
+    from subspacelab.lit.subspace_learners import SubspaceLearnersModule
+
+    calls = []
+
+    def reduce(t, reduce_op):  # two ranks holding the same sums
+        calls.append(reduce_op)
+        return 2 * t
+
+    module = SubspaceLearnersModule(_net())
+    fake = SimpleNamespace(world_size=2, strategy=SimpleNamespace(reduce=reduce))
+    module.trainer = fake  # a stand-in trainer of world size 2
+    module.on_train_epoch_start()
+    module.taylor += 1.0
+    assert torch.equal(module.summed_taylor(), 2 * torch.ones_like(module.taylor))  # the schedule's callback
+    assert torch.equal(module.summed_taylor(), 2 * torch.ones_like(module.taylor))  # the module's own hook
+    assert calls == ["sum"]
+    module.on_train_epoch_start()  # a new epoch sums afresh
+    module.taylor += 1.0
+    module.summed_taylor()
+    assert calls == ["sum", "sum"]
+
+
 def test_the_taylor_accumulator_is_the_sum_of_activation_times_gradient():
     net, ref = _net(3), _net(3)
     module = _fit(net, steps=1)

@@ -53,10 +53,20 @@ class SubspaceLearnersModule(EpochHistory, L.LightningModule):
         self.margin, self.beta, self.cutoff = float(margin), float(beta), float(cutoff)
         self.whole = False
         self.taylor = torch.zeros(net.embedding.out_features, dtype=torch.float64)
+        self._taylor_summed = False
         self._init_history()
 
     def on_train_epoch_start(self) -> None:
         self.taylor = torch.zeros_like(self.taylor, device=self.device)
+        self._taylor_summed = False
+
+    def summed_taylor(self) -> Tensor:
+        """The epoch's Taylor sums over every DDP rank: reduced once, by whichever epoch-end hook asks first (the
+        learner schedule's callback runs before the module's own hook)."""
+        if self.trainer.world_size > 1 and not self._taylor_summed:
+            self.taylor = self.trainer.strategy.reduce(self.taylor, reduce_op="sum")
+        self._taylor_summed = True
+        return self.taylor
 
     def _accumulate(self, z: Tensor) -> None:
         def hook(grad: Tensor) -> None:
@@ -76,8 +86,7 @@ class SubspaceLearnersModule(EpochHistory, L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
-        if self.trainer.world_size > 1:
-            self.taylor = self.trainer.strategy.reduce(self.taylor, reduce_op="sum")
+        self.summed_taylor()
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -210,9 +219,7 @@ class LearnerSchedule(L.Callback):
         row["val_nmi"] = nmi
         if nmi > self.best_nmi:
             self.best_nmi, self.best_epoch, self.may_split = nmi, e, True
-        taylor = module.taylor.clone()
-        if trainer.world_size > 1:
-            taylor = trainer.strategy.reduce(taylor, reduce_op="sum")
+        taylor = module.summed_taylor().clone()
         if (
             self.dynamic
             and 0 < e < self.finetune_epoch

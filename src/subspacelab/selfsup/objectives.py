@@ -29,9 +29,11 @@ def gather_rows(t: Tensor) -> Tensor:
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return t
-    from torch.distributed.nn.functional import all_gather
+    from torch.distributed._functional_collectives import (
+        all_gather_single,
+    )  # torch's successor of nn's all_gather
 
-    return torch.cat(all_gather(t.contiguous()), 0)
+    return all_gather_single(t.contiguous(), 0, dist.group.WORLD)
 
 
 def mmcr_loss(z: Tensor, lmbda: float = 0.0, gather: bool = False) -> tuple[Tensor, dict[str, Tensor]]:
