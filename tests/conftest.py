@@ -20,7 +20,7 @@ def _repo_root():
 # --- several workers (make test runs pytest-xdist): what they share ------------------------------------------------
 
 SHARED = {
-    "tests/slurm/": "slurm",  # the one Slurm cluster tests/slurm/conftest.py starts
+    "tests/slurm/": "slurm",  # the one Slurm cluster tests/slurm/conftest.py starts (make test runs them alone, after)
     "tests/pipeline/": "repository",  # DVC and make on the repository itself (DVC's lock), its generated files
 }
 
