@@ -18,6 +18,7 @@ PAPER_IDS = (
     "dcreg",
     "dse",
     "dynamic_subspace_learners",
+    "eigenshield",
     "g_theory",
     "gcr",
     "grassmann_flows",
