@@ -17,6 +17,7 @@ import torch
 
 from subspacelab.continual.adapters import PerTaskLoRA, ShareMethod
 from subspacelab.continual.harness import ContinualNet, nan_to_none, run_method
+from subspacelab.continual.moe import METHODS as MOE
 from subspacelab.continual.streams import make_stream
 from subspacelab.lit.batches import SteppedShuffle
 
@@ -46,6 +47,16 @@ CFG = SimpleNamespace(
     share_lr=5e-2,
     share_wide_k=8,
     share_wide_phi=2,
+    moe_experts=12,
+    moe_rank=2,
+    moe_tasks=3,
+    moe_top_k=2,
+    moe_new=2,
+    moe_candidates=3,
+    moe_penalty=0.1,
+    moe_prune_below=0.05,
+    moe_identify_epochs=1,
+    moe_similarity=0.9,
 )
 
 
@@ -68,6 +79,8 @@ def _method(name):
         return PerTaskLoRA(CFG)
     if name == "share":
         return ShareMethod(CFG)
+    if name in MOE:
+        return MOE[name](CFG)
     return name
 
 
@@ -77,7 +90,7 @@ def _state(out):
     return torch.cat([sd[k].detach().double().flatten() for k in sorted(sd)]), out["R"]
 
 
-METHODS = ["seq_ft", "lora", "coso", "fixed_subspace", "per_task_lora", "share", "joint"]
+METHODS = ["seq_ft", "lora", "coso", "fixed_subspace", "per_task_lora", "share", "joint", *MOE]
 
 
 def test_stepped_shuffle_shards_resumes_and_splits_for_accumulation():
@@ -106,7 +119,9 @@ def test_a_seed_reproduces_its_run_and_another_seed_does_not(name):
     assert not torch.equal(_state(a)[0], _state(c)[0])
 
 
-@pytest.mark.parametrize("name", ["seq_ft", "coso", "share", "per_task_lora", "joint"])
+@pytest.mark.parametrize(
+    "name", ["seq_ft", "coso", "share", "per_task_lora", "joint", "igsp", "moe_similarity"]
+)
 def test_accumulated_micro_batches_equal_the_big_batch(name):
     """k micro-batches of batch / k (loss / k each) take the step of one batch: every objective here is a mean
     over rows. CoSO included: it projects in its optimizer step, once per step, on the accumulated gradient (the
@@ -138,7 +153,9 @@ class _Stop(L.Callback):
             raise RuntimeError("stopped")
 
 
-@pytest.mark.parametrize("name", ["coso", "share", "per_task_lora", "lora", "joint"])
+@pytest.mark.parametrize(
+    "name", ["coso", "share", "per_task_lora", "lora", "joint", "igsp", "moe_similarity"]
+)
 def test_a_run_stopped_mid_task_resumes_from_its_checkpoint_as_if_uninterrupted(name, tmp_path):
     """Two epochs of 2 steps per task; the run stops after epoch 1 of task 1 (mid-task: CoSO's projector, sketch,
     moments and the history of task 0, Share's bases and task 0's coefficients are all live), and a fresh run with
@@ -186,7 +203,7 @@ from subspacelab.continual.harness import run_method
 torch.set_num_threads(1)
 ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}
 res = {}
-for name in ("coso", "share", "joint"):
+for name in ("coso", "share", "joint", "igsp"):
     tasks = _tasks(2 if name == "coso" else 3)
     out = run_method(_method(name), _net(), tasks, CFG, seed=0, trainer=ddp)
     flat = torch.cat([v.detach().double().flatten() for _, v in sorted(out["net"].state_dict().items())])

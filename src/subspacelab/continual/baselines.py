@@ -42,6 +42,18 @@ class Method:
     def setup(self, net) -> None:
         """Called once before the first task (e.g. to inject adapters)."""
 
+    def begin_task(self, net, feats: torch.Tensor, task: int) -> None:
+        """Called when task ``task`` starts, before :meth:`optimizer`, with its training features (the input of
+        the trained layer); nothing by default."""
+
+    def penalty(self, net) -> torch.Tensor | float:
+        """A term added to the task's loss at every training step (after the step's forward pass); 0 by default."""
+        return 0.0
+
+    def callbacks(self, task: int) -> list:
+        """Lightning callbacks of the fit of task ``task`` (run before the checkpoint callbacks); none by default."""
+        return []
+
     def optimizer(self, net) -> torch.optim.Optimizer | None:
         """The optimizer of the trained weight(s) for the task that starts now."""
         raise NotImplementedError

@@ -64,10 +64,12 @@ def pretrain_loss(net: ContinualNet, batch) -> torch.Tensor:
     return F.cross_entropy(net.pretrain_head(net.hidden(net.features(x))), y)
 
 
-def task_loss(net: ContinualNet, batch, task: int, temperature: float) -> torch.Tensor:
-    """Cross-entropy of head ``task``'s logits / ``temperature`` on precomputed features."""
+def task_loss(net: ContinualNet, batch, task: int, temperature: float, method=None) -> torch.Tensor:
+    """Cross-entropy of head ``task``'s logits / ``temperature`` on precomputed features, plus the method's
+    ``penalty`` when one is given."""
     feats, y = batch
-    return F.cross_entropy(net.logits(feats, [task])[0] / temperature, y)
+    loss = F.cross_entropy(net.logits(feats, [task])[0] / temperature, y)
+    return loss if method is None else loss + method.penalty(net)
 
 
 def joint_loss(net: ContinualNet, batch, temperature: float) -> torch.Tensor:
@@ -318,6 +320,7 @@ def run_method(
         head_opt = torch.optim.AdamW(head.parameters(), lr=cfg.fc_lr, eps=cfg.eps, weight_decay=0.0)
         for k, h in enumerate(net.heads):
             h.requires_grad_(k == t)
+        method.begin_task(net, ftr[t], t)
         opt = method.optimizer(net)
         if saved is not None and t == first:
             M, W0 = saved["M"], saved["W0"]
@@ -332,7 +335,7 @@ def run_method(
         module = fit_continual(
             ContinualModule(
                 net,
-                partial(task_loss, task=t, temperature=cfg.temperature),
+                partial(task_loss, task=t, temperature=cfg.temperature, method=method),
                 [opt, head_opt],
                 accumulate,
                 progress,
@@ -343,7 +346,7 @@ def run_method(
             epochs,
             seed=trial_seed(seed, "fit", t),
             trainer=trainer,
-            callbacks=[*_checkpoints(ckpt_dir, method.name), *callbacks],
+            callbacks=[*method.callbacks(t), *_checkpoints(ckpt_dir, method.name), *callbacks],
             ckpt_path=ckpt_path if t == first else None,
         )
         if W0 is not None and M is not None and M.shape[1] > 0:

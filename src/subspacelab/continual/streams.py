@@ -1,5 +1,6 @@
-"""Task streams as data: Split MNIST / Split Fashion-MNIST (disjoint class groups) and Permuted MNIST (one fixed
-pixel permutation per task, task 0 optionally the identity).
+"""Task streams as data: Split MNIST / Split Fashion-MNIST (disjoint class groups), Permuted MNIST (one fixed
+pixel permutation per task, task 0 optionally the identity) and Paired (tasks in pairs on the same pixel
+permutation, the second of a pair with its labels permuted: visually identical, logically different).
 
 A :class:`Task` holds flattened float images in [0, 1], the *local* labels (0..n_classes−1 within the task) and
 the global labels, for the train and test subsets. Evaluation protocols:
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-KINDS = ("split", "permuted")
+KINDS = ("split", "permuted", "paired")
 PROTOCOLS = ("task", "class")
 
 
@@ -91,21 +92,34 @@ def make_stream(
     else:
         classes = list(range(n_labels))
         d = xtr.shape[1]
+        perm = None
         for t in range(n_tasks):
-            perm = torch.arange(d) if (t == 0 and identity_first) else torch.randperm(d, generator=gen)
+            if kind == "permuted" or t % 2 == 0:  # paired: a new pixel permutation every second task
+                perm = torch.arange(d) if (t == 0 and identity_first) else torch.randperm(d, generator=gen)
+            relabel = torch.arange(n_labels)
+            if kind == "paired" and t % 2 == 1:
+                relabel = _derangement(n_labels, gen)
             i_tr, i_te = _subset(ytr, classes, n_train, gen), _subset(yte, classes, n_test, gen)
             tasks.append(
                 Task(
                     t,
                     classes,
                     xtr[i_tr][:, perm],
-                    ytr[i_tr].clone(),
+                    relabel[ytr[i_tr]],
                     xte[i_te][:, perm],
-                    yte[i_te].clone(),
+                    relabel[yte[i_te]],
                     permutation=perm,
                 )
             )
     return tasks
+
+
+def _derangement(n: int, gen: torch.Generator) -> torch.Tensor:
+    """A random permutation of 0..n-1 that moves every label."""
+    while True:
+        p = torch.randperm(n, generator=gen)
+        if bool((p != torch.arange(n)).all()):
+            return p
 
 
 def head_offsets(tasks: list[Task]) -> list[int]:
