@@ -118,5 +118,5 @@ def test_the_report_draws_its_plot_and_tables(tiny_run, tmp_path):
     rows = [tiny_run, {**tiny_run, "seed": 3}]
     assert [p.name for p in figures(rows, tmp_path)] == ["defences.png"]
     text = tables(rows)
-    assert "| none | 84.0 |" in text and "n = 2 seeds" in text and "Marchenko-Pastur spikes" in text
+    assert "| none | 84.0 |" in text and "at most n = 2" in text and "Marchenko-Pastur spikes" in text
     assert figures([], tmp_path) == [] and tables([]) == ""

@@ -23,6 +23,7 @@ PAPER_IDS = (
     "gcr",
     "grassmann_flows",
     "hf_dsc",
+    "igsp",
     "intrinsic_dimension",
     "koopman_ib",
     "lp_sensitivity",
