@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from subspacelab.papers.comp_lora.experiment import ARMS
-from subspacelab.reporting.arms import arm_stats, arms_in
+from subspacelab.reporting.arm_tables import arm_scatter, arm_table, count_mean_sd, mean_sd, seeds_of
+from subspacelab.reporting.arms import arms_in
 from subspacelab.reporting.figures import figure
 from subspacelab.reporting.stats import t_interval
 
@@ -29,12 +30,9 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         return []
     out = [out_dir / "tradeoff.png"]
     with figure(out[0]) as (_, ax):
-        for arm in arms:
-            (ax_, sx, _), (ay, sy, _) = arm_stats(rows, arm, "retention"), arm_stats(rows, arm, "accuracy")
-            ax.errorbar(ax_, ay, xerr=sx, yerr=sy, fmt="o", capsize=3, label=arm)
+        arm_scatter(ax, rows, arms, "retention", "accuracy")
         ax.set_xlabel("MNIST test accuracy through the old head (retention)")
         ax.set_ylabel("few-shot task test accuracy")
-        ax.legend()
     if curve := _curve(rows):
         out.append(out_dir / "excluded_rank.png")
         with figure(out[1]) as (_, ax):
@@ -53,21 +51,15 @@ def tables(rows: list[dict]) -> str:
     arms = arms_in(rows, ARMS)
     if not arms:
         return ""
-    n = max(arm_stats(rows, a, "accuracy")[2] for a in arms)
     pretrained = [r["pretrained_retention"] for r in rows if "pretrained_retention" in r]
-    lines = [f"Every arm (seed mean ± sd, n = {n} seeds; the pretrained model's MNIST accuracy "
-             f"{sum(pretrained) / len(pretrained):.3f}):", "",
-             "| arm | few-shot accuracy | retention | forgetting | trained backbone parameters |", "|---|---|---|---|---|"]  # fmt: skip
-    for arm in arms:
-        cells = [arm_stats(rows, arm, m) for m in ("accuracy", "retention", "forgetting")]
-        size = arm_stats(rows, arm, "trainable_backbone")[0]
-        lines.append(
-            f"| {arm} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s, _ in cells) + f" | {size:,.0f} |"
-        )
+    lines = [f"Every arm (seed mean ± sd, n = {seeds_of(rows, arms, 'accuracy')} seeds; the pretrained model's MNIST "
+             f"accuracy {sum(pretrained) / len(pretrained):.3f}):", ""]  # fmt: skip
+    columns = ("accuracy", "retention", "forgetting", "trainable_backbone")
+    lines += arm_table(rows, arms, columns, {"trainable_backbone": count_mean_sd})
     if curve := _curve(rows):
         lines += ["", "comp_lora along the excluded rank (seed mean ± sd, as above; 0 is LoRA):", "",
-                  "| excluded rank | few-shot accuracy | retention |", "|---|---|---|"]  # fmt: skip
+                  "| excluded rank | accuracy | retention |", "|---|---|---|"]  # fmt: skip
         for k, at in curve.items():
-            cells = [(np.mean(at[m]), np.std(at[m])) for m in ("accuracy", "retention")]
-            lines.append(f"| {k} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in cells) + " |")
+            cells = [mean_sd(np.mean(at[m]), np.std(at[m])) for m in ("accuracy", "retention")]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

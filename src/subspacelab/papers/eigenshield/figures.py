@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from subspacelab.papers.eigenshield.experiment import DEFENCES
+from subspacelab.reporting.arm_tables import arm_table, seeds_of
 from subspacelab.reporting.arms import arm_stats, arms_in
 from subspacelab.reporting.figures import figure
 
@@ -41,16 +42,10 @@ def tables(rows: list[dict]) -> str:
     arms = arms_in(rows, DEFENCES)
     if not arms:
         return ""
-    n = max(arm_stats(rows, a, "clean_accuracy")[2] for a in arms)
-    lines = [f"Every defence (seed mean ± sd over the seeds that ran it, at most n = {n}; ASR among the images the "
-             "defence classifies correctly; robust accuracy: the share of all attacked images still classified right):",
-             "", "| defence | dimensions | " + " | ".join(TABLE) + " |", "|---|---|" + "---|" * len(TABLE)]  # fmt: skip
-    for arm in arms:
-        cells = [arm_stats(rows, arm, m) for m in TABLE]
-        dims = arm_stats(rows, arm, "dims")[0]
-        lines.append(
-            f"| {arm} | {dims:.1f} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s, _ in cells) + " |"
-        )
+    lines = [f"Every defence (seed mean ± sd over the seeds that ran it, at most n = "
+             f"{seeds_of(rows, arms, 'clean_accuracy')}; ASR among the images the defence classifies correctly; "
+             "robust accuracy: the share of all attacked images still classified right):", ""]  # fmt: skip
+    lines += arm_table(rows, arms, ("dims", *TABLE), {"dims": lambda m, s: f"{m:.1f}"}, first="defence")
     filters = [r["filter"] for r in rows if "filter" in r]
     if filters:
         spikes, causal = [f["n_spikes"] for f in filters], [f["n_causal"] for f in filters]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from subspacelab.papers.igsp.experiment import METHODS
-from subspacelab.reporting.arms import arm_stats, arms_in
+from subspacelab.reporting.arm_tables import arm_scatter, arm_table, count_mean_sd, seeds_of
+from subspacelab.reporting.arms import arms_in
 from subspacelab.reporting.figures import figure
 
 COLUMNS = (
@@ -26,12 +27,9 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         return []
     out = out_dir / "accuracy_vs_parameters.png"
     with figure(out) as (_, ax):
-        for arm in arms:
-            (px, sx, _), (ay, sy, _) = arm_stats(rows, arm, "stored"), arm_stats(rows, arm, "accuracy")
-            ax.errorbar(px, ay, xerr=sx, yerr=sy, fmt="o", capsize=3, label=arm)
+        arm_scatter(ax, rows, arms, "stored", "accuracy")
         ax.set_xlabel("parameters stored at the end (experts and router rows)")
         ax.set_ylabel("final average accuracy (task-incremental)")
-        ax.legend()
     return [out]
 
 
@@ -39,19 +37,9 @@ def tables(rows: list[dict]) -> str:
     arms = arms_in(rows, METHODS)
     if not arms:
         return ""
-    n = max(arm_stats(rows, a, "accuracy")[2] for a in arms)
-    lines = [f"Every method (seed mean ± sd, n = {n} seeds):", "",
-             "| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]  # fmt: skip
-    for arm in arms:
-        cells = [arm_stats(rows, arm, c) for c in COLUMNS]
-        lines.append(
-            f"| {arm} | "
-            + " | ".join(
-                f"{m:,.0f} ± {s:,.0f}" if c.startswith(("trainable", "stored")) else f"{m:.3f} ± {s:.3f}"
-                for c, (m, s, _) in zip(COLUMNS, cells, strict=True)
-            )  # fmt: skip
-            + " |"
-        )
+    counts = {c: count_mean_sd for c in COLUMNS if c.startswith(("trainable", "stored"))}
+    lines = [f"Every method (seed mean ± sd, n = {seeds_of(rows, arms, 'accuracy')} seeds):", ""]
+    lines += arm_table(rows, arms, COLUMNS, counts, first="method")
     first = min(rows, key=lambda r: r.get("seed", 0))
     for arm in arms:
         R = (first.get("R") or {}).get(arm)
