@@ -85,9 +85,6 @@ def test_a_tiny_run_scores_every_defence_it_can(tiny_run):
     assert list(results) == expected
     for r in results.values():
         assert 0 <= r["clean_accuracy"] <= 1 and 0 <= r["asr_pgd"] <= 1 and 0 <= r["asr_pgd_adaptive"] <= 1
-    assert (
-        results["none"]["asr_pgd_adaptive"] == results["none"]["asr_pgd"]
-    )  # the same attack without a filter
     if "eigenshield" in results:
         assert (
             results["eigenshield"]["dims"]

@@ -239,14 +239,14 @@ class SimilarityExperts(_MoEMethod):
         sims = [float(F.cosine_similarity(mean, m, dim=0)) for m in self.means]
         self.means.append(mean.detach().clone())
         best = max(range(len(sims)), key=sims.__getitem__) if sims else None
-        if best is not None and sims[best] >= self.cfg.moe_similarity:
-            experts = torch.nonzero(layer.allowed[best]).flatten().tolist()
+        self.shared_with = best if best is not None and sims[best] >= self.cfg.moe_similarity else None
+        if self.shared_with is not None:
+            experts = torch.nonzero(layer.allowed[self.shared_with]).flatten().tolist()
         else:
             experts = layer.allocate(self.cfg.moe_new, task, self.gen)
         with torch.no_grad():
             layer.allowed[task, experts] = True
             layer.trainable[experts] = True
-        self.shared_with = best if best is not None and sims[best] >= self.cfg.moe_similarity else None
 
     def end_task(self, net, opt, test=None) -> dict:
         return {**super().end_task(net, opt, test), "shared_with": self.shared_with}
@@ -306,9 +306,6 @@ class IGSP(_MoEMethod):
 
     def callbacks(self, task: int) -> list:
         return [_Identify(self, int(self.cfg.moe_identify_epochs))]
-
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "phase": getattr(self, "phase", 1)}
 
 
 class _Identify(L.Callback):

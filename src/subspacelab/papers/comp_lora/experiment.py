@@ -32,11 +32,6 @@ LAYERS = (
 )  # the two hidden linears of the backbone: nn.Sequential(Flatten, Linear, ReLU, Linear, ReLU)
 
 
-def unit_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (n, 1, 28, 28) -> float in [0, 1]."""
-    return images.float().div(255)
-
-
 @dataclass
 class Experiment:
     """comp_lora: one run = one seed (module doc). Tags: [paper] the abstract and the CLIP-LoRA few-shot protocol it
@@ -91,7 +86,7 @@ class Experiment:
         source = "mnist" if name == "mnist_rotated" else name
         prepare_dataset(source, self.data_root)
         x, y = load_split(source, self.data_root, train=train)
-        x = unit_images(x)
+        x = x.float().div(255)  # uint8 -> [0, 1]
         return (torch.rot90(x, 1, (2, 3)) if name == "mnist_rotated" else x), y
 
     def data(self, seed: int) -> dict:

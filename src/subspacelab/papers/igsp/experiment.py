@@ -85,11 +85,7 @@ class Experiment:
 
     def __post_init__(self):
         self.methods = [str(m) for m in self.methods]
-        try:
-            check_stream_settings(self, METHODS)
-        except ValueError as err:
-            key, _, why = str(err).partition(": ")
-            require(False, f"experiment.{key.split(',')[0]}", why)
+        check_stream_settings(self, METHODS)
         require(self.steps_per_task % self.steps_per_epoch == 0, "experiment.steps_per_epoch",
                 "must divide experiment.steps_per_task")  # fmt: skip
         require(1 <= self.moe_identify_epochs < self.steps_per_task // self.steps_per_epoch,
